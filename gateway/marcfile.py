@@ -1,0 +1,324 @@
+"""Read MARC files of any common kind, record by record, reporting what is broken.
+
+ISO 2709 (UTF-8 or MARC-8), MARCXML and MARC-in-JSON are told apart by their first bytes.
+The ISO 2709 reader frames records itself instead of trusting each leader's length: when a
+length is wrong it falls back to the record terminator, so one damaged record costs that
+record only, and each problem is reported with the byte offset where the record starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import mmap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from lxml import etree
+from pymarc import Field, Leader, Record, Subfield
+
+from .record import marc_from_json
+
+__all__ = ["MarcFormat", "ReadResult", "detect_format", "read_marc_file", "MarcFileError"]
+
+RECORD_TERMINATOR = 0x1D
+_PYMARC_LOG = logging.getLogger("pymarc")
+_MARCXML_NS = "http://www.loc.gov/MARC21/slim"
+_LEADER_LENGTH = 24
+
+
+class MarcFormat(str, Enum):
+    """The file formats :func:`read_marc_file` understands."""
+
+    ISO2709 = "iso2709"
+    MARCXML = "marcxml"
+    JSON = "json"
+
+
+class MarcFileError(Exception):
+    """The file as a whole cannot be read (missing, unreadable, not a MARC file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """One record read, or the reason it could not be.
+
+    ``position`` is where the record starts: a byte offset for ISO 2709, a line for XML and
+    JSON lines, an array index for a JSON array (``position_unit`` says which).
+    ``warning`` notes a record that was kept but repaired (e.g. invalid UTF-8 replaced).
+    """
+
+    number: int
+    position: int
+    position_unit: str
+    record: Record | None
+    error: str | None = None
+    warning: str | None = None
+
+    def where(self) -> str:
+        """Human-readable location: "record 12 at byte 40960"."""
+        return f"record {self.number} at {self.position_unit} {self.position}"
+
+
+def detect_format(head: bytes) -> MarcFormat:
+    """Guess the format from the first bytes of a file."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<"):
+        return MarcFormat.MARCXML
+    if text.startswith((b"{", b"[")):
+        return MarcFormat.JSON
+    if text[:5].isdigit():
+        return MarcFormat.ISO2709
+    raise MarcFileError("not a MARC file: expected ISO 2709, MARCXML or MARC-in-JSON")
+
+
+def read_marc_file(path: str | Path) -> Iterator[ReadResult]:
+    """Yield every record of ``path`` in order; broken ones as results with ``error`` set."""
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise MarcFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with handle:
+        head = handle.read(512)
+        if not head.strip():
+            return
+        fmt = detect_format(head)
+        handle.seek(0)
+        if fmt is MarcFormat.ISO2709:
+            yield from _read_iso2709(handle)
+        elif fmt is MarcFormat.MARCXML:
+            yield from _read_marcxml(handle)
+        else:
+            yield from _read_json(handle)
+
+
+# -- ISO 2709 ----------------------------------------------------------------------------
+
+
+def _read_iso2709(handle: object) -> Iterator[ReadResult]:
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:  # type: ignore[attr-defined]
+        size = len(data)
+        position = 0
+        number = 0
+        while position < size:
+            # Line breaks or padding between records are common in exported files.
+            while position < size and data[position] in b"\r\n\x1a\x00 ":
+                position += 1
+            if position >= size:
+                break
+            number += 1
+            start = position
+            chunk, position, framing = _frame(data, start, size)
+            yield _parse_iso2709(number, start, chunk, framing)
+
+
+def _frame(data: mmap.mmap, start: int, size: int) -> tuple[bytes, int, str | None]:
+    """Cut one record at ``start``: by its leader length if that ends on a terminator,
+    else up to the next terminator. Returns (bytes, next position, framing note)."""
+    head = data[start:start + 5]
+    if head.isdigit():
+        length = int(head)
+        end = start + length
+        if length >= _LEADER_LENGTH and end <= size and data[end - 1] == RECORD_TERMINATOR:
+            return data[start:end], end, None
+    terminator = data.find(b"\x1d", start)
+    end = size if terminator < 0 else terminator + 1
+    note = "record length in leader is wrong; record cut at its terminator"
+    if terminator < 0:
+        note = "record has no terminator (file truncated?)"
+    return data[start:end], end, note
+
+
+def _parse_iso2709(number: int, start: int, chunk: bytes, framing: str | None) -> ReadResult:
+    def result(
+        record: Record | None, error: str | None = None, warning: str | None = None
+    ) -> ReadResult:
+        return ReadResult(number, start, "byte", record, error, warning)
+
+    if len(chunk) < _LEADER_LENGTH:
+        return result(None, f"only {len(chunk)} bytes, shorter than a leader")
+    if not chunk.endswith(b"\x1d"):
+        return result(None, framing or "record has no terminator")
+    utf8 = chr(chunk[9]) == "a"
+    notes = [framing] if framing else []
+    try:
+        record, repairs = _decode(chunk, utf8, "strict")
+    except UnicodeDecodeError:
+        # Invalid UTF-8, or a MARC-8 record whose escape sequences are broken: keep the
+        # record with replacement characters rather than lose it, and say so.
+        try:
+            record, repairs = _decode(chunk, True, "replace")
+        except Exception as exc:  # pymarc raises many kinds on damaged data
+            return result(None, _reason(exc))
+        notes.append(
+            "invalid UTF-8 bytes replaced with U+FFFD" if utf8
+            else "MARC-8 decoding failed; read as UTF-8 with U+FFFD for undecodable bytes"
+        )
+    except Exception as exc:
+        return result(None, _reason(exc))
+    notes.extend(repairs)
+    if not record.fields:
+        return result(None, "record has no fields (bad directory?)")
+    return result(record, warning="; ".join(notes) or None)
+
+
+class _Collect(logging.Handler):
+    """Collects pymarc's repair warnings so they are reported with the record."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().split(":", 1)[0]
+        if message not in self.messages:
+            self.messages.append(message)
+
+
+def _decode(chunk: bytes, utf8: bool, handling: str) -> tuple[Record, list[str]]:
+    """Parse one ISO 2709 record; return it with the repairs pymarc made on the way.
+
+    pymarc logs indicator repairs and writes MARC-8 troubles to stderr; both are caught
+    here and returned, so the importer reports them per record instead of flooding the
+    terminal.
+    """
+    collector = _Collect()
+    _PYMARC_LOG.addHandler(collector)
+    propagate, _PYMARC_LOG.propagate = _PYMARC_LOG.propagate, False
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            record = Record(
+                data=chunk,
+                to_unicode=True,
+                force_utf8=utf8,
+                hide_utf8_warnings=True,
+                utf8_handling=handling,
+            )
+    finally:
+        _PYMARC_LOG.removeHandler(collector)
+        _PYMARC_LOG.propagate = propagate
+    repairs = list(collector.messages)
+    if stderr.getvalue():
+        repairs.append("MARC-8 multibyte character cut short (replaced by a space)")
+    return record, repairs
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+# -- MARCXML ---------------------------------------------------------------------------
+
+
+def _read_marcxml(handle: object) -> Iterator[ReadResult]:
+    number = 0
+    parser = etree.iterparse(
+        handle, events=("end",), recover=False, huge_tree=True, resolve_entities=False,
+        no_network=True,
+    )  # fmt: skip
+    try:
+        for _, element in parser:
+            if etree.QName(element).localname != "record":
+                continue
+            number += 1
+            line = element.sourceline or 0
+            try:
+                record = _record_from_xml(element)
+                yield ReadResult(number, line, "line", record)
+            except ValueError as exc:
+                yield ReadResult(number, line, "line", None, str(exc))
+            element.clear(keep_tail=True)
+    except etree.XMLSyntaxError as exc:
+        # XML cannot be resynchronised after a syntax error: report where it stopped.
+        yield ReadResult(number + 1, exc.lineno or 0, "line", None, f"XML syntax error: {exc.msg}")
+
+
+def _record_from_xml(element: etree._Element) -> Record:
+    record = Record(force_utf8=True)
+    fields: list[Field] = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        if name == "leader":
+            text = (child.text or "").ljust(_LEADER_LENGTH)[:_LEADER_LENGTH]
+            record.leader = Leader(text)
+        elif name == "controlfield":
+            fields.append(Field(tag=_tag(child), data=child.text or ""))
+        elif name == "datafield":
+            subfields = [
+                Subfield(sub.get("code") or " ", sub.text or "")
+                for sub in child
+                if isinstance(sub.tag, str) and etree.QName(sub).localname == "subfield"
+            ]
+            indicators = [(child.get("ind1") or " ")[:1], (child.get("ind2") or " ")[:1]]
+            fields.append(Field(tag=_tag(child), indicators=indicators, subfields=subfields))
+    if not fields:
+        raise ValueError("record has no fields")
+    record.add_field(*fields)
+    return record
+
+
+def _tag(element: etree._Element) -> str:
+    tag = element.get("tag") or ""
+    if len(tag) != 3:
+        raise ValueError(f"line {element.sourceline}: field tag {tag!r} is not three characters")
+    return tag
+
+
+# -- MARC-in-JSON ----------------------------------------------------------------------
+
+
+def _read_json(handle: object) -> Iterator[ReadResult]:
+    raw = handle.read()  # type: ignore[attr-defined]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield ReadResult(1, exc.start, "byte", None, "file is not UTF-8")
+        return
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            array = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield ReadResult(1, exc.lineno, "line", None, f"JSON syntax error: {exc.msg}")
+            return
+        for index, item in enumerate(array):
+            yield _json_record(index + 1, index, "array index", item)
+        return
+    # One object, or JSON lines (one record per line).
+    try:
+        yield _json_record(1, 1, "line", json.loads(text))
+        return
+    except json.JSONDecodeError:
+        pass
+    number = 0
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield ReadResult(number, line_number, "line", None, f"JSON syntax error: {exc.msg}")
+            continue
+        yield _json_record(number, line_number, "line", item)
+
+
+def _json_record(number: int, position: int, unit: str, item: object) -> ReadResult:
+    if not isinstance(item, dict) or "fields" not in item:
+        return ReadResult(number, position, unit, None, "not a MARC-in-JSON record object")
+    try:
+        record = marc_from_json(item)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return ReadResult(number, position, unit, None, _reason(exc))
+    if not record.fields:
+        return ReadResult(number, position, unit, None, "record has no fields")
+    return ReadResult(number, position, unit, record)

@@ -1,0 +1,230 @@
+"""The canonical record: one MARC 21 bibliographic record plus the gateway's metadata.
+
+Every flow meets here. Adapters and the importer build :class:`CanonicalRecord` values; the
+store keeps them and adds what only the store can know (datestamp at commit, the internal
+number); protocols read :class:`StoredRecord` values and render them through crosswalks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from pymarc import Field, Record, Subfield
+
+from crosswalks.vietnamese import normalize
+
+__all__ = [
+    "Item",
+    "CanonicalRecord",
+    "StoredRecord",
+    "oai_identifier",
+    "normalize_record",
+    "type_of_record",
+    "default_sets",
+    "set_ancestors",
+    "marc_to_json",
+    "marc_json_text",
+    "content_digest",
+    "marc_from_json",
+]
+
+#: Characters the OAI identifier syntax allows in the local part (RFC 2396 unreserved plus
+#: reserved); anything else in a source's local id is percent-encoded.
+_OAI_SAFE = "-_.!~*'();/?:@&=+$,"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One physical copy held by a member library (what OPAC holdings and 852 describe)."""
+
+    library: str
+    barcode: str = ""
+    location: str = ""
+    call_number: str = ""
+    status: str = "available"
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain form for storage; empty values are kept so equality is exact."""
+        return {
+            "library": self.library,
+            "barcode": self.barcode,
+            "location": self.location,
+            "call_number": self.call_number,
+            "status": self.status,
+        }
+
+
+@dataclass(slots=True)
+class CanonicalRecord:
+    """A record as a source delivers it, before the store gives it a datestamp."""
+
+    source: str
+    local_id: str
+    marc: Record
+    oai_identifier: str
+    sets: frozenset[str] = frozenset()
+    items: tuple[Item, ...] = ()
+
+    def content_hash(self) -> str:
+        """Digest of everything a harvester or searcher can see; equal digest = no change.
+
+        The store compares it on re-import so that loading the same file twice neither
+        creates a second record nor moves the datestamp (which would make every harvester
+        download the whole catalogue again).
+        """
+        return content_digest(marc_json_text(self.marc), self.sets, self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as the store returns it: metadata always, MARC unless it is a tombstone."""
+
+    number: int
+    source: str
+    local_id: str
+    oai_identifier: str
+    datestamp: datetime
+    deleted: bool
+    sets: frozenset[str]
+    items: tuple[Item, ...]
+    marc: Record | None
+
+    @property
+    def datestamp_text(self) -> str:
+        """Datestamp in the UTC seconds form protocols print (``YYYY-MM-DDThh:mm:ssZ``)."""
+        return self.datestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def marc_json_text(record: Record) -> str:
+    """The record as compact MARC-in-JSON text: the stored form and the hashed form."""
+    return json.dumps(marc_to_json(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def content_digest(marc_json: str, sets: frozenset[str], items: tuple[Item, ...]) -> str:
+    """Digest of a record's MARC-in-JSON text, sets and items (see ``content_hash``)."""
+    digest = hashlib.blake2b(marc_json.encode("utf-8"), digest_size=16)
+    digest.update(b"\x00" + "\x1f".join(sorted(sets)).encode("utf-8"))
+    for item in items:
+        digest.update(b"\x00" + "\x1f".join(item.as_dict().values()).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def oai_identifier(namespace: str, source: str, local_id: str) -> str:
+    """Build ``oai:<namespace>:<source>/<local id>``, escaping what the syntax forbids."""
+    return f"oai:{namespace}:{quote(source, safe='-_.')}/{quote(local_id, safe=_OAI_SAFE)}"
+
+
+def normalize_record(record: Record) -> Record:
+    """Normalise every subfield and control field of ``record`` in place (Vietnamese NFC).
+
+    Returns the same record, so it can be used in expressions.
+    """
+    for fld in record.fields:
+        if fld.is_control_field():
+            if fld.data and not fld.data.isascii():
+                fld.data = normalize(fld.data)
+        else:
+            fld.subfields = [
+                sub if sub.value.isascii() else Subfield(sub.code, normalize(sub.value))
+                for sub in fld.subfields
+            ]
+    return record
+
+
+#: LDR/06 (and LDR/07 for the text case) to the type set names the OAI endpoint publishes.
+_TYPE_BY_LEADER6 = {
+    "a": "book",
+    "t": "book",
+    "c": "music",
+    "d": "music",
+    "e": "map",
+    "f": "map",
+    "g": "visual",
+    "k": "visual",
+    "o": "kit",
+    "p": "mixed",
+    "i": "audio",
+    "j": "audio",
+    "m": "electronic",
+    "r": "object",
+}
+
+
+def type_of_record(record: Record) -> str:
+    """Classify a record as book, serial, map, music, ... from its leader."""
+    leader = str(record.leader)
+    kind = leader[6:7]
+    level = leader[7:8]
+    if kind in ("a", "t") and level in ("b", "i", "s"):
+        return "serial"
+    return _TYPE_BY_LEADER6.get(kind, "other")
+
+
+def default_sets(source: str, record: Record) -> frozenset[str]:
+    """Set memberships every record gets: its member library and its type."""
+    return frozenset({f"library:{source}", f"type:{type_of_record(record)}"})
+
+
+def set_ancestors(sets: frozenset[str]) -> frozenset[str]:
+    """The sets plus every parent in the ``:`` hierarchy (``library:x`` -> ``library``).
+
+    OAI-PMH says a record in ``a:b`` is also in ``a``; storing parents makes that a plain
+    equality lookup in every store.
+    """
+    out = set(sets)
+    for spec in sets:
+        parts = spec.split(":")
+        out.update(":".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(out)
+
+
+def marc_to_json(record: Record) -> dict[str, object]:
+    """MARC-in-JSON (the Ross Singer layout pymarc also reads) as a plain dict."""
+    fields: list[dict[str, object]] = []
+    for fld in record.fields:
+        if fld.is_control_field():
+            fields.append({fld.tag: fld.data})
+        else:
+            fields.append(
+                {
+                    fld.tag: {
+                        "ind1": fld.indicator1,
+                        "ind2": fld.indicator2,
+                        "subfields": [{s.code: s.value} for s in fld.subfields],
+                    }
+                }
+            )
+    return {"leader": str(record.leader), "fields": fields}
+
+
+def marc_from_json(data: dict[str, object]) -> Record:
+    """Inverse of :func:`marc_to_json`; tolerant of missing indicators."""
+    record = Record(leader=str(data.get("leader") or ""), force_utf8=True)
+    fields = data.get("fields") or []
+    assert isinstance(fields, list)
+    record.add_field(*_fields_from_json(fields))
+    return record
+
+
+def _fields_from_json(fields: Iterable[object]) -> list[Field]:
+    result: list[Field] = []
+    for entry in fields:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ValueError(f"a MARC-in-JSON field must be an object with one tag: {entry!r}")
+        ((tag, body),) = entry.items()
+        if isinstance(body, dict):
+            subfields = [
+                Subfield(str(code), str(value))
+                for sub in body.get("subfields") or []
+                for code, value in sub.items()
+            ]
+            indicators = [str(body.get("ind1", " "))[:1] or " ", str(body.get("ind2", " "))[:1] or " "]
+            result.append(Field(tag=str(tag), indicators=indicators, subfields=subfields))
+        else:
+            result.append(Field(tag=str(tag), data=str(body)))
+    return result
