@@ -1,0 +1,1 @@
+"""Pure record transforms: Vietnamese text, standard numbers, and (later) MARC <-> DC, MODS."""

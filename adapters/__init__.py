@@ -1,0 +1,1 @@
+"""Source systems (Koha, iLib, SQL databases, MARC export folders, OAI-PMH sources)."""

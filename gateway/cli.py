@@ -1,0 +1,288 @@
+"""``lienthong``: the administrator's command line (click).
+
+Every command finds the configuration with ``-c PATH``, else ``$LIENTHONG_CONFIG``, else
+``./lienthong.yaml``. Problems are reported as messages naming the file, line and key,
+never as tracebacks; exit status 0 means done, 1 a problem with the work, 2 a problem with
+the configuration or the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Config, ConfigError, find_config, load_config, render_config
+from .server import ServerAddresses
+
+EXIT_WORK = 1
+EXIT_CONFIG = 2
+
+
+def _fail(message: str, status: int = EXIT_WORK) -> None:
+    click.echo(f"lienthong: {message}", err=True)
+    sys.exit(status)
+
+
+def _config(ctx: click.Context) -> Config:
+    path = find_config(ctx.obj.get("config"))
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"lienthong: {len(exc.problems)} problem(s) in {path}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _open_store(config: Config, *, create: bool) -> Any:
+    from .store import StoreError, open_store
+
+    try:
+        return open_store(config.store_location, create=create)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (default: $LIENTHONG_CONFIG, else ./lienthong.yaml).",
+)
+@click.version_option(__version__, prog_name="lienthong")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """lienthong: library interoperability gateway (OAI-PMH, SRU, Z39.50, SIP2).
+
+    \b
+    Example:
+      lienthong init /srv/lienthong
+      lienthong -c /srv/lienthong/lienthong.yaml import export.mrc --source dlk-tinh
+      lienthong -c /srv/lienthong/lienthong.yaml serve
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_path
+
+
+# -- init --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing lienthong.yaml.")
+def init(directory: str, force: bool) -> None:
+    """Create DIRECTORY/lienthong.yaml (every key documented) and an empty store.
+
+    \b
+    Example:
+      lienthong init /srv/lienthong
+    """
+    target = Path(directory)
+    config_file = target / "lienthong.yaml"
+    if config_file.exists() and not force:
+        _fail(f"{config_file} already exists (use --force to overwrite)")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(render_config({"store.path": "lienthong.db"}), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {config_file}: {exc.strerror}")
+    config = load_config(config_file)
+    _open_store(config, create=True).close()
+    click.echo(f"wrote {config_file} and created the store {config.store_location}")
+    click.echo(f"next: edit the libraries in it, then: lienthong -c {config_file} import FILE")
+
+
+# -- config ------------------------------------------------------------------------------
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the configuration file; print every problem with its line and key.
+
+    \b
+    Example:
+      lienthong -c /srv/lienthong/lienthong.yaml config check
+    """
+    config = _config(ctx)
+    endpoints = ", ".join(config.enabled_endpoints) or "none"
+    libraries = ", ".join(lib.id for lib in config.libraries)
+    click.echo(f"{config.file}: OK (libraries: {libraries}; endpoints: {endpoints})")
+
+
+# -- import ------------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--source", "source", help="Member library id the records belong to.")
+@click.pass_context
+def import_command(ctx: click.Context, files: tuple[str, ...], source: str | None) -> None:
+    """Load MARC files (ISO 2709 UTF-8 or MARC-8, MARCXML, MARC-in-JSON; detected).
+
+    Broken records are reported (file, record number, byte offset, reason) and skipped;
+    every good record is kept. Importing the same file again changes nothing.
+
+    \b
+    Example:
+      lienthong import export-2026-11.mrc more.xml --source dlk-tinh
+    """
+    from .importer import import_files
+
+    config = _config(ctx)
+    library_ids = [lib.id for lib in config.libraries]
+    if source is None:
+        if len(library_ids) != 1:
+            _fail(f"say which library the records belong to: --source {' | '.join(library_ids)}",
+                  EXIT_CONFIG)  # fmt: skip
+        source = library_ids[0]
+    elif source not in library_ids:
+        _fail(f"--source {source!r} is not a library in {config.file} "
+              f"(known: {', '.join(library_ids)})", EXIT_CONFIG)  # fmt: skip
+    store = _open_store(config, create=True)
+    total = sum(Path(f).stat().st_size for f in files if Path(f).is_file())
+    problems: list[str] = []
+    try:
+        with click.progressbar(length=max(total, 1), label="importing", file=sys.stderr,
+                               show_pos=False, show_percent=True) as bar:  # fmt: skip
+            report = import_files(
+                store,
+                files,
+                source=source,
+                namespace=config.values["gateway"]["oai_namespace"],
+                batch_size=config.values["import"]["batch_size"],
+                progress=bar.update,
+                on_problem=lambda p: problems.append(str(p)),
+            )
+    finally:
+        store.close()
+    for line in problems:
+        click.echo(line, err=True)
+    click.echo(report.summary())
+    if report.unreadable_files:
+        sys.exit(EXIT_WORK)
+
+
+# -- serve and demo ----------------------------------------------------------------------
+
+
+def _server_options(function: Any) -> Any:
+    options = [
+        click.option("--host", help="Address to listen on (default from config: 127.0.0.1)."),
+        click.option("--http-port", type=click.IntRange(0, 65535), help="SRU/OAI-PMH/health port."),
+        click.option("--z3950-port", type=click.IntRange(0, 65535), help="Z39.50 port."),
+        click.option("--sip2-port", type=click.IntRange(0, 65535), help="SIP2 port."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _run_server(config: Config, addresses: ServerAddresses) -> None:
+    from twisted.internet import reactor
+    from twisted.internet.error import CannotListenError
+
+    from .server import GatewayServer, start_logging
+
+    store = _open_store(config, create=False)
+    start_logging(config.values["logging"]["level"])
+    host = GatewayServer(config, store, reactor, addresses)
+    try:
+        host.start()
+    except CannotListenError as exc:
+        store.close()
+        _fail(f"cannot listen on {exc.interface or '*'}:{exc.port}: {exc.socketError}")
+    click.echo(f"lienthong {__version__}: {config.values['gateway']['name']}; "
+               f"endpoints: {', '.join(config.enabled_endpoints) or 'none (health only)'}")  # fmt: skip
+    reactor.run()  # type: ignore[attr-defined]
+    store.close()
+
+
+@main.command()
+@_server_options
+@click.pass_context
+def serve(ctx: click.Context, **flags: Any) -> None:
+    """Run the gateway: every enabled endpoint plus GET /health, until SIGINT/SIGTERM.
+
+    \b
+    Example:
+      lienthong -c /srv/lienthong/lienthong.yaml serve --host 0.0.0.0
+    """
+    _run_server(_config(ctx), ServerAddresses(**flags))
+
+
+@main.command()
+@click.option("--dir", "directory", default="lienthong-demo", show_default=True,
+              type=click.Path(file_okay=False), help="Demo data folder (created or reused).")
+@_server_options
+def demo(directory: str, **flags: Any) -> None:
+    """Create (or reuse) a demo gateway with three libraries' catalogues, and serve it.
+
+    \b
+    Example:
+      lienthong demo --dir /tmp/demo --http-port 8081
+    """
+    from .demo import prepare_demo
+
+    config = prepare_demo(Path(directory), echo=click.echo)
+    _run_server(config, ServerAddresses(**flags))
+
+
+# -- stats -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Records per member library, tombstones, and the last change.
+
+    \b
+    Example:
+      lienthong stats --json
+    """
+    config = _config(ctx)
+    store = _open_store(config, create=False)
+    try:
+        rows = store.source_stats()
+        earliest = store.earliest_datestamp()
+    finally:
+        store.close()
+    names = {lib.id: lib.name for lib in config.libraries}
+
+    def stamp(moment: Any) -> str | None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+    if as_json:
+        click.echo(json.dumps({
+            "sources": [{"source": r.source, "name": names.get(r.source), "records": r.records,
+                         "tombstones": r.tombstones, "last_change": stamp(r.last_change)}
+                        for r in rows],
+            "records": sum(r.records for r in rows),
+            "tombstones": sum(r.tombstones for r in rows),
+            "earliest_datestamp": stamp(earliest),
+        }, ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    header = f"{'library':<20} {'records':>9} {'tombstones':>11}  last change"
+    click.echo(header)
+    for r in rows:
+        click.echo(f"{r.source:<20} {r.records:>9} {r.tombstones:>11}  {stamp(r.last_change) or '-'}")
+    click.echo(f"{'total':<20} {sum(r.records for r in rows):>9} "
+               f"{sum(r.tombstones for r in rows):>11}")  # fmt: skip
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

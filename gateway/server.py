@@ -1,0 +1,196 @@
+"""The server host: one Twisted process running every enabled endpoint, plus /health.
+
+The reactor is passed in (tests give a MemoryReactor or a real one on free ports); only
+the CLI entry point uses the global reactor. Store calls go through the context's thread
+pool. Shutdown (SIGINT/SIGTERM, handled by the reactor) stops listening, drains the pool
+and closes the store.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import (
+    FilteringLogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    Logger,
+    globalLogBeginner,
+    textFileLogObserver,
+)
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+from twisted.web.server import Request
+
+from . import __version__
+from .config import Config
+from .endpoints import ENDPOINT_SPECS, GatewayContext, load_builder
+from .store import RecordStore
+
+__all__ = ["ServerAddresses", "GatewayServer", "start_logging", "HealthResource", "RootResource"]
+
+log = Logger(namespace="lienthong.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddresses:
+    """Where to listen; each field overrides the configuration when not None."""
+
+    host: str | None = None
+    http_port: int | None = None
+    z3950_port: int | None = None
+    sip2_port: int | None = None
+
+
+def start_logging(level: str = "info", stream: Any = None) -> None:
+    """Send Twisted's and the gateway's log events to standard output."""
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    observer = FilteringLogObserver(textFileLogObserver(stream or sys.stdout), [predicate])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+
+
+class HealthResource(resource.Resource):
+    """``GET /health``: JSON with store reachability, record count, uptime, endpoints."""
+
+    isLeaf = True
+
+    def __init__(self, context: GatewayContext) -> None:
+        super().__init__()
+        self.context = context
+
+    def render_GET(self, request: Request) -> Any:
+        request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-store")
+        deferred = self.context.in_thread(self.context.store.count)
+
+        def answer(records: int | None, error: str | None = None) -> None:
+            body = {
+                "status": "ok" if error is None else "degraded",
+                "version": __version__,
+                "store": {"reachable": error is None, "records": records},
+                "uptime_seconds": round(time.monotonic() - self.context.started, 1),
+                "endpoints": self.context.config.enabled_endpoints,
+                "addresses": self.context.addresses,
+            }
+            if error is not None:
+                body["store"]["error"] = error
+                request.setResponseCode(503)
+            if not request.finished and not request._disconnected:
+                request.write(json.dumps(body, ensure_ascii=False).encode("utf-8"))
+                request.finish()
+
+        deferred.addCallbacks(
+            answer, lambda failure: answer(None, failure.getErrorMessage() or "store error")
+        )
+        return server.NOT_DONE_YET
+
+
+class RootResource(resource.Resource):
+    """``GET /``: a short page naming the gateway and linking its endpoints."""
+
+    def __init__(self, context: GatewayContext) -> None:
+        super().__init__()
+        self.context = context
+
+    def getChild(self, path: bytes, request: Request) -> resource.Resource:
+        if path == b"":
+            return self
+        return resource.NoResource("Không tìm thấy / Not found")
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        name = html.escape(self.context.config.values["gateway"]["name"])
+        links = "".join(
+            f'<li><a href="/{ENDPOINT_SPECS[n].path.decode()}">{ENDPOINT_SPECS[n].title}</a></li>'
+            for n in self.context.config.enabled_endpoints
+            if ENDPOINT_SPECS[n].transport == "http"
+        )
+        tcp = "".join(
+            f"<li>{ENDPOINT_SPECS[n].title}: {html.escape(self.context.addresses.get(n, ''))}</li>"
+            for n in self.context.config.enabled_endpoints
+            if ENDPOINT_SPECS[n].transport == "tcp"
+        )
+        page = (
+            '<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">'
+            f"<title>{name}</title></head><body><h1>{name}</h1>"
+            "<p>Cổng liên thông thư viện / Library interoperability gateway</p>"
+            f"<ul>{links}{tcp}<li><a href=\"/health\">health</a></li></ul></body></html>"
+        )
+        return page.encode("utf-8")
+
+
+class GatewayServer:
+    """Binds the enabled endpoints on one reactor and tears them down again."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: RecordStore,
+        reactor: Any,
+        addresses: ServerAddresses | None = None,
+    ) -> None:
+        settings = config.values["server"]
+        addresses = addresses or ServerAddresses()
+        self.host: str = addresses.host or settings["host"]
+        self.ports = {
+            "http_port": _pick(addresses.http_port, settings["http_port"]),
+            "z3950_port": _pick(addresses.z3950_port, settings["z3950_port"]),
+            "sip2_port": _pick(addresses.sip2_port, settings["sip2_port"]),
+        }
+        self.reactor = reactor
+        self.pool = ThreadPool(minthreads=1, maxthreads=settings["threads"], name="store")
+        self.context = GatewayContext(config=config, store=store, pool=self.pool, reactor=reactor)
+        self.listening: dict[str, IListeningPort] = {}
+
+    def start(self) -> None:
+        """Start the thread pool and listen on every port; raises if a port is taken."""
+        self.pool.start()
+        try:
+            self._listen()
+        except Exception:
+            self.stop()
+            raise
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
+
+    def _listen(self) -> None:
+        root = RootResource(self.context)
+        root.putChild(b"health", HealthResource(self.context))
+        tcp_factories = {}
+        for name in self.context.config.enabled_endpoints:
+            spec = ENDPOINT_SPECS[name]
+            built = load_builder(name)(self.context)
+            if spec.transport == "http":
+                root.putChild(spec.path, built)
+            else:
+                tcp_factories[name] = built
+        site = server.Site(root)
+        site.displayTracebacks = False
+        port = self.reactor.listenTCP(self.ports["http_port"], site, interface=self.host)
+        self.listening["http"] = port
+        self.context.addresses["http"] = f"http://{self.host}:{port.getHost().port}/"
+        for name, factory in tcp_factories.items():
+            spec = ENDPOINT_SPECS[name]
+            bound = self.reactor.listenTCP(self.ports[spec.port_key], factory, interface=self.host)
+            self.listening[name] = bound
+            self.context.addresses[name] = f"{self.host}:{bound.getHost().port}"
+        for name, address in self.context.addresses.items():
+            log.info("{name} listening on {address}", name=name, address=address)
+
+    def stop(self) -> None:
+        """Stop listening and drain the thread pool (idempotent)."""
+        for port in self.listening.values():
+            port.stopListening()
+        self.listening.clear()
+        if self.pool.started:
+            self.pool.stop()
+            log.info("lienthong stopped")
+
+
+def _pick(override: int | None, configured: int) -> int:
+    return configured if override is None else override

@@ -1,0 +1,1 @@
+"""SIP2 automated circulation server (see issue: SIP2 endpoint)."""
