@@ -24,6 +24,9 @@ VOWEL_SHAPE_MARKS = frozenset("\u0302\u0306\u031b")
 TONE_MARKS = "\u0300\u0309\u0303\u0301\u0323"
 
 _COMBINING_RUN = re.compile(r"[\u0300-\u036f]{2,}")
+# A Vietnamese mark typed after the space instead of before it ("Nha ̀xuất"): legacy input
+# tools and conversions produce it. The mark belongs to the letter before the space.
+_DETACHED_MARK = re.compile(r"(?<=[A-Za-z])( +)([\u0300\u0301\u0303\u0309\u0323\u0302\u0306\u031b]+)")
 _ANY_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Đ/đ do not decompose in Unicode; Ð (U+00D0, Icelandic eth) and ð are what Đ/đ often
 # become after a wrong legacy-encoding conversion, so they are matched as d too.
@@ -44,11 +47,13 @@ def normalize(text: str) -> str:
 
     Some cataloguing tools write "e" + acute + circumflex; NFC then composes "é" and leaves a
     loose circumflex, which displays wrongly and never matches "ế". Putting the shape mark
-    first lets NFC compose the intended letter. Pure ASCII is returned unchanged (fast path).
+    first lets NFC compose the intended letter. A Vietnamese mark separated from its letter
+    by a space ("Nha ̀xuất") is moved back onto the letter. Pure ASCII is returned unchanged (fast path).
     """
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFD", text)
+    decomposed = _DETACHED_MARK.sub(r"\2\1", decomposed)
     decomposed = _COMBINING_RUN.sub(_reorder_marks, decomposed)
     return unicodedata.normalize("NFC", decomposed)
 
@@ -122,7 +127,7 @@ def sort_key(text: str, *, with_case: bool = True) -> str:
     primary = _ANY_COMBINING.sub("", shaped).translate(_PRIMARY)
     levels = [primary, cleaned.translate(_TONE_HIGH)]
     if with_case:
-        levels.append(text)
+        levels.append(unicodedata.normalize("NFC", text))
     return _LEVEL_SEPARATOR.join(levels)
 
 
