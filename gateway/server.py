@@ -67,6 +67,8 @@ class HealthResource(resource.Resource):
     def render_GET(self, request: Request) -> Any:
         request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
         request.setHeader(b"Cache-Control", b"no-store")
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
         deferred = self.context.in_thread(self.context.store.count)
 
         def answer(records: int | None, error: str | None = None) -> None:
@@ -81,7 +83,7 @@ class HealthResource(resource.Resource):
             if error is not None:
                 body["store"]["error"] = error
                 request.setResponseCode(503)
-            if not request.finished and not request._disconnected:
+            if not gone:
                 request.write(json.dumps(body, ensure_ascii=False).encode("utf-8"))
                 request.finish()
 

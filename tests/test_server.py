@@ -1,0 +1,176 @@
+"""The server host: real processes on free loopback ports, and the binding logic in memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from twisted.internet import defer
+from twisted.internet.protocol import Factory
+from twisted.internet.testing import MemoryReactor
+from twisted.web.test.requesthelper import DummyRequest
+
+from gateway import endpoints
+from gateway.config import Config, load_config, render_config
+from gateway.endpoints import EndpointSpec, GatewayContext
+from gateway.server import GatewayServer, HealthResource, ServerAddresses
+
+from .conftest import REPO
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.communicate()[0]}")
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == 200:
+                return dict(response.json())
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not answer /health in time")
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_demo_serves_health_and_stops_cleanly(tmp_path: Path, stop_signal: int) -> None:
+    """'lienthong demo' creates its folder, loads the catalogue, answers /health, and exits
+    0 on SIGTERM or SIGINT; a second start reuses the folder."""
+    port = free_port()
+    process = _start(["demo", "--dir", str(tmp_path / "demo"), "--http-port", str(port)], tmp_path)
+    try:
+        health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        assert health["status"] == "ok"
+        assert health["store"] == {"reachable": True, "records": 330}
+        assert health["uptime_seconds"] >= 0
+        assert isinstance(health["endpoints"], list)
+        home = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert "Đắk Lắk" in home.text
+        assert requests.get(f"http://127.0.0.1:{port}/nope", timeout=5).status_code == 404
+    finally:
+        process.send_signal(stop_signal)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert "loaded 330 demo records" in output and "lienthong stopped" in output
+    assert "Traceback" not in output
+    for name in ("patrons.csv", "items.csv", "loans.csv", "lienthong.yaml"):
+        assert (tmp_path / "demo" / name).exists()
+
+
+def test_serve_refuses_a_bad_config_and_a_taken_port(tmp_path: Path) -> None:
+    """A bad config stops 'serve' before anything listens; a taken port is a clear error."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(render_config().replace("threads: 8", "threads: 0"), encoding="utf-8")
+    process = _start(["-c", str(bad), "serve"], tmp_path)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 2 and "server.threads: 0 is below the minimum 1" in output
+
+    good = tmp_path / "lienthong.yaml"
+    good.write_text(render_config(), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "gateway", "-c", str(good), "import",
+                    str(REPO.parent / "shared/data/loc-vie-121.mrc")], check=True,
+                   env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True)  # fmt: skip
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _start(["-c", str(good), "serve", "--http-port", str(port)], tmp_path)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in output
+    assert "Traceback" not in output
+
+
+def test_serve_needs_an_existing_store(tmp_path: Path) -> None:
+    """'serve' does not invent an empty store where the config points to none."""
+    config_file = tmp_path / "lienthong.yaml"
+    config_file.write_text(render_config(), encoding="utf-8")
+    process = _start(["-c", str(config_file), "serve", "--http-port", str(free_port())], tmp_path)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 1 and "does not exist" in output
+
+
+# -- in memory ---------------------------------------------------------------------------
+
+
+class EchoFactory(Factory):
+    """Stands in for a TCP protocol endpoint when checking where the host binds it."""
+
+
+def build_echo(context: GatewayContext) -> Factory:
+    """``build`` function of the stand-in endpoint."""
+    return EchoFactory()
+
+
+def _config(tmp_path: Path, **endpoints_on: bool) -> Config:
+    path = tmp_path / "lienthong.yaml"
+    path.write_text(render_config(), encoding="utf-8")
+    config = load_config(path)
+    config.values["endpoints"].update(endpoints_on)
+    return config
+
+
+def test_host_binds_http_and_tcp_endpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           sqlite_store: Any) -> None:  # fmt: skip
+    """Ports and address come from config, overridden by flags; TCP endpoints get their own
+    port; stop() unbinds everything."""
+    spec = EndpointSpec("sip2", "SIP2", "tcp", __name__, port_key="sip2_port")
+    monkeypatch.setitem(endpoints.ENDPOINT_SPECS, "sip2", spec)
+    monkeypatch.setattr(endpoints, "load_builder", lambda name: build_echo)
+    monkeypatch.setattr("gateway.server.load_builder", lambda name: build_echo)
+    reactor = MemoryReactor()
+    host = GatewayServer(_config(tmp_path, sip2=True), sqlite_store, reactor,
+                         ServerAddresses(host="127.0.0.2", sip2_port=7001))  # fmt: skip
+    host.start()
+    try:
+        bound = [(port, type(factory).__name__, interface)
+                 for port, factory, _, interface in reactor.tcpServers]  # fmt: skip
+        assert bound == [(8080, "Site", "127.0.0.2"), (7001, "EchoFactory", "127.0.0.2")]
+    finally:
+        host.stop()
+    assert host.listening == {} and not host.pool.started
+
+
+class _Synchronous(GatewayContext):
+    def in_thread(self, function: Any, *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
+        return defer.maybeDeferred(function, *args, **kwargs)
+
+
+class _BrokenStore:
+    def count(self) -> int:
+        raise OSError("disk I/O error")
+
+
+def test_health_reports_an_unreachable_store(tmp_path: Path) -> None:
+    """When the store fails, /health answers 503 with reachable false and the reason."""
+    context = _Synchronous(config=_config(tmp_path), store=_BrokenStore(), pool=None,  # type: ignore[arg-type]
+                           reactor=None)  # fmt: skip
+    request = DummyRequest([b""])
+    HealthResource(context).render_GET(request)  # type: ignore[arg-type]
+    assert request.responseCode == 503
+    body = json.loads(b"".join(request.written))
+    assert body["store"]["reachable"] is False and "disk I/O error" in body["store"]["error"]
