@@ -94,6 +94,10 @@ _ALPHABET = [
 _PRIMARY = str.maketrans(
     {letter: chr(0x41 + rank) for rank, letter in enumerate(_ALPHABET)} | {"ð": chr(0x41 + 6)}
 )
+_ASCII_PRIMARY = bytes.maketrans(
+    bytes(range(ord("a"), ord("z") + 1)),
+    bytes(0x41 + _ALPHABET.index(chr(c)) for c in range(ord("a"), ord("z") + 1)),
+)
 # In NFD the shape mark may follow the tone mark (canonical order puts dot below, class
 # 220, before circumflex, class 230), so tones are taken out before shapes are joined.
 _SHAPED = re.compile("a\u0306|a\u0302|e\u0302|o\u0302|o\u031b|u\u031b")
@@ -121,6 +125,14 @@ def sort_key(text: str, *, with_case: bool = True) -> str:
     "Nguyễn Du". Without ``with_case`` the key has only two levels, so headings that differ
     only in case ("Lịch sử" / "LỊCH SỬ") share one key, as browse lists want.
     """
+    if text.isascii():
+        # No marks, so no tones: the primary level is the letters mapped byte-wise and the
+        # secondary level has nothing to add beyond the same letters.
+        cleaned = " ".join(_NON_WORD.split(text.lower())).strip()
+        levels = [cleaned.encode("ascii").translate(_ASCII_PRIMARY).decode("ascii"), cleaned]
+        if with_case:
+            levels.append(text)
+        return _LEVEL_SEPARATOR.join(levels)
     decomposed = unicodedata.normalize("NFD", text).lower()
     cleaned = " ".join(_NFD_SEPARATORS.split(decomposed)).strip()
     shaped = _SHAPED.sub(_join_shape, cleaned.translate(_DROP_TONES))

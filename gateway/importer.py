@@ -9,13 +9,26 @@ reported as repaired. Nothing stops the import except a file that cannot be open
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import multiprocessing
+import multiprocessing.pool
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pymarc import Record
 
-from .marcfile import MarcFileError, ReadResult, read_marc_file
+from .indexing import PreparedRecord, prepare_record
+from .marcfile import (
+    Frame,
+    MarcFileError,
+    MarcFormat,
+    ReadResult,
+    file_format,
+    frame_iso2709,
+    parse_iso2709,
+    read_marc_file,
+)
 from .record import CanonicalRecord, Item, default_sets, normalize_record, oai_identifier
 from .store import RecordStore, WriteSummary
 
@@ -104,6 +117,65 @@ def canonical_from_marc(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One record's fate, computed where the record was parsed (maybe a worker process)."""
+
+    where: str
+    prepared: PreparedRecord | None
+    error: str | None
+    warning: str | None
+    end: int  #: byte offset after the record (ISO 2709), for progress
+
+
+def _outcome_of(result: ReadResult, source: str, namespace: str, end: int = 0) -> _Outcome:
+    if result.record is None:
+        return _Outcome(result.where(), None, result.error or "unreadable", None, end)
+    local_id, id_warning = local_id_of(result.record)
+    warnings = [w for w in (result.warning, id_warning) if w]
+    canonical = canonical_from_marc(result.record, source=source, namespace=namespace,
+                                    local_id=local_id)  # fmt: skip
+    return _Outcome(result.where(), prepare_record(canonical), None,
+                    "; ".join(warnings) or None, end)  # fmt: skip
+
+
+def _prepare_frames(frames: list[Frame], source: str, namespace: str) -> list[_Outcome]:
+    """Worker-process entry: parse and prepare a run of framed records."""
+    return [_outcome_of(parse_iso2709(f), source, namespace, f.end) for f in frames]
+
+
+def _outcomes(
+    path: str | Path, source: str, namespace: str, pool: multiprocessing.pool.Pool | None
+) -> Iterator[_Outcome]:
+    """Every record of one file as an outcome, in file order.
+
+    With a pool, ISO 2709 records are cut here and parsed and prepared by the workers in
+    runs of a few hundred, with a bounded number of runs in flight (memory stays flat
+    however big the file is).
+    """
+    if pool is None or file_format(path) is not MarcFormat.ISO2709:
+        for result in read_marc_file(path):
+            yield _outcome_of(result, source, namespace)
+        return
+    pending: deque[multiprocessing.pool.AsyncResult[list[_Outcome]]] = deque()
+    window = 4 * (pool._processes or 1)  # type: ignore[attr-defined]
+    run: list[Frame] = []
+    for frame in frame_iso2709(path):
+        run.append(frame)
+        if len(run) == _RUN:
+            pending.append(pool.apply_async(_prepare_frames, (run, source, namespace)))
+            run = []
+            while len(pending) >= window:
+                yield from pending.popleft().get()
+    if run:
+        pending.append(pool.apply_async(_prepare_frames, (run, source, namespace)))
+    while pending:
+        yield from pending.popleft().get()
+
+
+_RUN = 250
+
+
 def import_files(
     store: RecordStore,
     paths: Iterable[str | Path],
@@ -111,11 +183,14 @@ def import_files(
     source: str,
     namespace: str,
     batch_size: int = 1000,
+    workers: int = 1,
     progress: Callable[[int], None] | None = None,
     on_problem: Callable[[ImportProblem], None] | None = None,
 ) -> ImportReport:
     """Import every record of every file into ``store`` under ``source``.
 
+    ``workers`` > 1 parses and prepares ISO 2709 records in that many processes while this
+    one writes (use it from the command line, not inside a running server).
     ``progress`` is called with the number of bytes of input consumed since the last call;
     ``on_problem`` with each problem as it is found (the report keeps them all as well).
     """
@@ -126,53 +201,45 @@ def import_files(
         if on_problem:
             on_problem(item)
 
-    batch: list[CanonicalRecord] = []
-    for path in paths:
-        label = str(path)
-        done = 0
-        try:
-            for result in read_marc_file(path):
-                report.read += 1
-                if progress and result.position_unit == "byte" and result.position > done:
-                    progress(result.position - done)
-                    done = result.position
-                canonical = _accept(result, label, source, namespace, report, problem)
-                if canonical is not None:
-                    batch.append(canonical)
-                if len(batch) >= batch_size:
-                    report.written.add(store.upsert(batch))
-                    batch = []
-        except MarcFileError as exc:
-            report.unreadable_files.append(label)
-            problem(ImportProblem(label, "file", str(exc), skipped=True))
-        if progress:
-            size = _size(path)
-            if size > done:
-                progress(size - done)
-    if batch:
-        report.written.add(store.upsert(batch))
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    batch: list[PreparedRecord] = []
+    try:
+        for path in paths:
+            label = str(path)
+            done = 0
+            try:
+                for outcome in _outcomes(path, source, namespace, pool):
+                    report.read += 1
+                    if progress and outcome.end > done:
+                        progress(outcome.end - done)
+                        done = outcome.end
+                    if outcome.prepared is None:
+                        report.skipped += 1
+                        problem(ImportProblem(label, outcome.where, outcome.error or "",
+                                              skipped=True))  # fmt: skip
+                        continue
+                    if outcome.warning:
+                        report.repaired += 1
+                        problem(ImportProblem(label, outcome.where, outcome.warning,
+                                              skipped=False))  # fmt: skip
+                    batch.append(outcome.prepared)
+                    if len(batch) >= batch_size:
+                        report.written.add(store.upsert(batch))
+                        batch = []
+            except MarcFileError as exc:
+                report.unreadable_files.append(label)
+                problem(ImportProblem(label, "file", str(exc), skipped=True))
+            if progress:
+                size = _size(path)
+                if size > done:
+                    progress(size - done)
+        if batch:
+            report.written.add(store.upsert(batch))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     return report
-
-
-def _accept(
-    result: ReadResult,
-    label: str,
-    source: str,
-    namespace: str,
-    report: ImportReport,
-    problem: Callable[[ImportProblem], None],
-) -> CanonicalRecord | None:
-    if result.record is None:
-        report.skipped += 1
-        problem(ImportProblem(label, result.where(), result.error or "unreadable", skipped=True))
-        return None
-    local_id, id_warning = local_id_of(result.record)
-    warnings = [w for w in (result.warning, id_warning) if w]
-    if warnings:
-        report.repaired += 1
-        problem(ImportProblem(label, result.where(), "; ".join(warnings), skipped=False))
-    return canonical_from_marc(result.record, source=source, namespace=namespace,
-                               local_id=local_id)  # fmt: skip
 
 
 def _size(path: str | Path) -> int:

@@ -7,6 +7,7 @@ folded here (crosswalks.vietnamese) so stores need no Vietnamese-aware tokenizer
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -16,8 +17,19 @@ from crosswalks.identifiers import isbn_key, issn_key
 from crosswalks.vietnamese import fold, fold_phrase, sort_key
 
 from .query import Index
+from .record import CanonicalRecord, content_digest, marc_json_text
 
-__all__ = ["IndexedRecord", "index_record", "key_for", "heading_sort", "strip_isbd", "year_of"]
+__all__ = [
+    "IndexedRecord",
+    "PreparedRecord",
+    "WORD_COLUMNS",
+    "index_record",
+    "prepare_record",
+    "key_for",
+    "heading_sort",
+    "strip_isbd",
+    "year_of",
+]
 
 # Which subfields of which tags feed the word indexes (title, author, subject, publisher)
 # and the heading lists used for exact matching and scan. Grammar as data, per the design.
@@ -42,20 +54,25 @@ _PUBLISHER_TAGS = {"260": "b", "264": "b", "028": "b"}
 _ISBN_TAGS = {"020": "az"}
 _ISSN_TAGS = {"022": "alyz"}
 
-_ISBD_TAIL = re.compile(r"[\s/:;,=]+$")
 _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _SPACE = re.compile(r"\s+")
 
 
+#: Word-index columns in the order stores keep them; "other" is every remaining text, so
+#: the ANY index searches all five columns and no text is indexed twice.
+WORD_COLUMNS = ("title", "author", "subject", "publisher", "other")
+#: Indexes whose headings are browsable text (sorted with Vietnamese sort keys).
+TEXT_HEADINGS = frozenset({Index.TITLE, Index.AUTHOR, Index.SUBJECT, Index.PUBLISHER})
+_TEXT_HEADINGS = TEXT_HEADINGS
+
+
 @dataclass(slots=True)
 class IndexedRecord:
-    """Folded text per word index, headings per browsable index, and sort values."""
+    """Folded text per word column, (index, key, sort, display) headings, sort values."""
 
-    words: dict[Index, str] = field(default_factory=dict)
-    #: (index, key, display) triples: exact-match keys and scan headings.
-    keys: list[tuple[Index, str, str]] = field(default_factory=list)
-    #: browse order of each entry of ``keys`` (see :func:`heading_sort`), same positions.
-    key_sorts: list[str] = field(default_factory=list)
+    words: tuple[str, str, str, str, str] = ("", "", "", "", "")
+    #: (index name, match key, browse sort key, display form) for exact match and scan.
+    keys: list[tuple[str, str, str, str]] = field(default_factory=list)
     title_sort: str = ""
     author_sort: str = ""
     year: int | None = None
@@ -67,10 +84,10 @@ def strip_isbd(text: str) -> str:
     A final period is kept after a single letter ("Nguyễn, V.") because it belongs to an
     initial, and after an ellipsis.
     """
-    text = _ISBD_TAIL.sub("", text.strip())
+    text = text.strip().rstrip(" /:;,=").rstrip()
     if text.endswith(".") and not text.endswith("..."):
-        words = text[:-1].split()
-        if not (words and len(words[-1].rstrip(".")) == 1):
+        last_word = text[text.rfind(" ") + 1:-1].rstrip(".")
+        if len(last_word) != 1:
             text = text[:-1].rstrip()
     return text
 
@@ -97,9 +114,9 @@ def heading_sort(index: Index, text: str) -> str:
     if index is Index.DATE:
         match = _YEAR.search(text)
         return match.group(1) if match else text.strip()
-    if index in (Index.ISBN, Index.ISSN, Index.CONTROL_NUMBER, Index.LANGUAGE, Index.SOURCE):
-        return key_for(index, text) or ""
-    return sort_key(text, with_case=False)
+    if index in _TEXT_HEADINGS or index is Index.ANY:
+        return sort_key(text, with_case=False)
+    return key_for(index, text) or ""
 
 
 def year_of(record: Record) -> int | None:
@@ -118,18 +135,6 @@ def year_of(record: Record) -> int | None:
     return None
 
 
-def _subfield_text(record: Record, table: dict[str, str]) -> list[tuple[str, str]]:
-    """(tag, joined subfield text) for every field named in ``table``."""
-    out: list[tuple[str, str]] = []
-    for fld in record.get_fields(*table):
-        codes = table[fld.tag]
-        parts = [strip_isbd(s.value) for s in fld.subfields if s.code in codes]
-        text = " ".join(p for p in parts if p)
-        if text:
-            out.append((fld.tag, text))
-    return out
-
-
 def _nonfiling(record: Record) -> str:
     """The 245 title without its non-filing article ("The ", "A ") for sorting."""
     f245 = record.get("245")
@@ -142,84 +147,116 @@ def _nonfiling(record: Record) -> str:
     return text
 
 
-def index_record(source: str, record: Record) -> IndexedRecord:
-    """Extract everything the store indexes from one record of ``source``."""
+# tag -> (index, subfields for words, subfields for the heading, heading joiner)
+_TEXT_FIELDS: dict[str, tuple[Index, str, str, str]] = {}
+for _tag, _codes in _TITLE_TAGS.items():
+    _TEXT_FIELDS[_tag] = (Index.TITLE, _codes, _TITLE_HEADING_TAGS.get(_tag, ""), " ")
+for _tag, _codes in _AUTHOR_TAGS.items():
+    _TEXT_FIELDS[_tag] = (Index.AUTHOR, _codes, _codes, " ")
+for _tag, _codes in _SUBJECT_TAGS.items():
+    _TEXT_FIELDS[_tag] = (Index.SUBJECT, _codes, _codes, " -- ")
+for _tag, _codes in _PUBLISHER_TAGS.items():
+    _TEXT_FIELDS[_tag] = (Index.PUBLISHER, _codes, _codes, " ")
+_KEY_FIELDS: dict[str, tuple[Index, str]] = {
+    "020": (Index.ISBN, "az"),
+    "022": (Index.ISSN, "alyz"),
+    "010": (Index.CONTROL_NUMBER, "a"),
+    "035": (Index.CONTROL_NUMBER, "a"),
+}
+_COLUMN = {Index.TITLE: 0, Index.AUTHOR: 1, Index.SUBJECT: 2, Index.PUBLISHER: 3}
+
+
+def index_record(record: Record) -> IndexedRecord:
+    """Extract everything the store indexes from one record, in one pass over its fields
+    (this runs for every record of every import). The source library and the year are
+    columns of the record itself in every store, so they are not keys here."""
     out = IndexedRecord()
-    keys = out.keys
-
-    titles = _subfield_text(record, _TITLE_TAGS)
-    out.words[Index.TITLE] = fold(" ".join(t for _, t in titles))
-    for fld in record.get_fields(*_TITLE_HEADING_TAGS):
-        codes = _TITLE_HEADING_TAGS[fld.tag]
-        heading = " ".join(strip_isbd(s.value) for s in fld.subfields if s.code in codes)
-        _add_key(keys, Index.TITLE, heading)
-
-    authors = _subfield_text(record, _AUTHOR_TAGS)
-    out.words[Index.AUTHOR] = fold(" ".join(a for _, a in authors))
-    for _, heading in authors:
-        _add_key(keys, Index.AUTHOR, heading)
-
-    subjects: list[str] = []
-    for fld in record.get_fields(*_SUBJECT_TAGS):
-        codes = _SUBJECT_TAGS[fld.tag]
-        parts = [strip_isbd(s.value) for s in fld.subfields if s.code in codes]
-        heading = " -- ".join(p for p in parts if p)
-        if heading:
-            subjects.append(heading)
-            _add_key(keys, Index.SUBJECT, heading)
-    out.words[Index.SUBJECT] = fold(" ".join(subjects))
-
-    publishers = _subfield_text(record, _PUBLISHER_TAGS)
-    out.words[Index.PUBLISHER] = fold(" ".join(p for _, p in publishers))
-    for _, heading in publishers:
-        _add_key(keys, Index.PUBLISHER, heading)
-
-    everything: list[str] = []
+    columns: tuple[list[str], ...] = ([], [], [], [], [])
+    headings: list[tuple[Index, str]] = []
+    languages: list[str] = []
     for fld in record.fields:
-        if not fld.is_control_field() and fld.tag[:1] != "9":
-            everything.extend(s.value for s in fld.subfields if s.code.isalpha())
-    out.words[Index.ANY] = fold(" ".join(everything))
+        tag = fld.tag
+        if fld.is_control_field():
+            if tag == "001" and fld.data.strip():
+                headings.append((Index.CONTROL_NUMBER, fld.data))
+            elif tag == "008" and len(fld.data) >= 38:
+                languages.append(fld.data[35:38])
+            continue
+        subfields = fld.subfields
+        text_role = _TEXT_FIELDS.get(tag)
+        if text_role is not None:
+            index, word_codes, heading_codes, joiner = text_role
+            column = columns[_COLUMN[index]]
+            other = columns[4]
+            parts = []
+            for sub in subfields:
+                if sub.code in word_codes:
+                    column.append(sub.value)
+                    if sub.code in heading_codes:
+                        parts.append(strip_isbd(sub.value))
+                elif sub.code.isalpha():
+                    other.append(sub.value)
+            heading = joiner.join(p for p in parts if p)
+            if heading:
+                headings.append((index, heading))
+            continue
+        key_role = _KEY_FIELDS.get(tag)
+        if key_role is not None:
+            index, codes = key_role
+            headings.extend((index, s.value) for s in subfields if s.code in codes)
+        elif tag == "041":
+            for value in (s.value for s in subfields if s.code == "a"):
+                languages.extend(value[i:i + 3] for i in range(0, len(value) - 2, 3))
+        if tag[0] != "9":
+            columns[4].extend(s.value for s in subfields if s.code.isalpha())
+    out.words = tuple(fold(" ".join(parts)) for parts in columns)  # type: ignore[assignment]
 
-    for fld in record.get_fields(*_ISBN_TAGS):
-        for value in fld.get_subfields(*_ISBN_TAGS[fld.tag]):
-            _add_key(keys, Index.ISBN, value)
-    for fld in record.get_fields(*_ISSN_TAGS):
-        for value in fld.get_subfields(*_ISSN_TAGS[fld.tag]):
-            _add_key(keys, Index.ISSN, value)
-
-    f001 = record.get("001")
-    if f001 is not None and f001.data:
-        _add_key(keys, Index.CONTROL_NUMBER, f001.data)
-    for tag, code in (("010", "a"), ("035", "a")):
-        for fld in record.get_fields(tag):
-            for value in fld.get_subfields(code):
-                _add_key(keys, Index.CONTROL_NUMBER, value)
-
-    languages: set[str] = set()
-    f008 = record.get("008")
-    if f008 is not None and f008.data and len(f008.data) >= 38:
-        languages.add(f008.data[35:38])
-    for fld in record.get_fields("041"):
-        for value in fld.get_subfields("a"):
-            languages.update(value[i:i + 3] for i in range(0, len(value) - 2, 3))
-    for code in sorted(languages):
-        if code.strip() and code.isalpha():
-            _add_key(keys, Index.LANGUAGE, code)
-    _add_key(keys, Index.SOURCE, source)
-
+    headings.extend((Index.LANGUAGE, code) for code in languages if code.isalpha())
+    keys = out.keys
+    seen: set[tuple[str, str, str]] = set()
+    for index, display in headings:
+        display = display.strip()
+        key = key_for(index, display) if display else None
+        if key is None or (index.value, key, display) in seen:
+            continue
+        seen.add((index.value, key, display))
+        sort = sort_key(display, with_case=False) if index in _TEXT_HEADINGS else key
+        keys.append((index.value, key, sort, display))
+        if index is Index.AUTHOR and not out.author_sort:
+            out.author_sort = sort_key(display)
     out.year = year_of(record)
-    if out.year is not None:
-        keys.append((Index.DATE, f"{out.year:04d}", str(out.year)))
-    out.key_sorts = [heading_sort(index, display) for index, _, display in keys]
     out.title_sort = sort_key(_nonfiling(record))
-    out.author_sort = sort_key(authors[0][1]) if authors else ""
     return out
 
 
-def _add_key(keys: list[tuple[Index, str, str]], index: Index, display: str) -> None:
-    display = display.strip()
-    if not display:
-        return
-    key = key_for(index, display)
-    if key and (index, key, display) not in keys:
-        keys.append((index, key, display))
+@dataclass(slots=True)
+class PreparedRecord:
+    """A canonical record reduced to what a store writes: plain strings, no pymarc objects.
+
+    Preparing is most of an import's work and needs no database, so it can run in worker
+    processes (the value pickles cheaply) while one writer commits; both stores take it.
+    """
+
+    source: str
+    local_id: str
+    oai_identifier: str
+    marc_json: str
+    sets: tuple[str, ...]
+    items_json: str
+    content_hash: str
+    index: IndexedRecord
+
+
+def prepare_record(record: CanonicalRecord) -> PreparedRecord:
+    """Index, serialise and hash ``record`` once, for any store."""
+    marc_json = marc_json_text(record.marc)
+    return PreparedRecord(
+        source=record.source,
+        local_id=record.local_id,
+        oai_identifier=record.oai_identifier,
+        marc_json=marc_json,
+        sets=tuple(sorted(record.sets)),
+        items_json=json.dumps([i.as_dict() for i in record.items], ensure_ascii=False),
+        content_hash=content_digest(marc_json, record.sets, record.items),
+        index=index_record(record.marc),
+    )

@@ -21,9 +21,20 @@ from pathlib import Path
 from lxml import etree
 from pymarc import Field, Leader, Record, Subfield
 
+from .iso2709 import decode_clean_utf8
 from .record import marc_from_json
 
-__all__ = ["MarcFormat", "ReadResult", "detect_format", "read_marc_file", "MarcFileError"]
+__all__ = [
+    "Frame",
+    "MarcFileError",
+    "MarcFormat",
+    "ReadResult",
+    "detect_format",
+    "file_format",
+    "frame_iso2709",
+    "parse_iso2709",
+    "read_marc_file",
+]
 
 RECORD_TERMINATOR = 0x1D
 _PYMARC_LOG = logging.getLogger("pymarc")
@@ -76,22 +87,30 @@ def detect_format(head: bytes) -> MarcFormat:
     raise MarcFileError("not a MARC file: expected ISO 2709, MARCXML or MARC-in-JSON")
 
 
-def read_marc_file(path: str | Path) -> Iterator[ReadResult]:
-    """Yield every record of ``path`` in order; broken ones as results with ``error`` set."""
-    path = Path(path)
+def file_format(path: str | Path) -> MarcFormat | None:
+    """The format of the file at ``path``, None for an empty file; MarcFileError if it
+    cannot be read or is not MARC."""
     try:
-        handle = path.open("rb")
+        with Path(path).open("rb") as handle:
+            head = handle.read(512)
     except OSError as exc:
         raise MarcFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with handle:
-        head = handle.read(512)
-        if not head.strip():
-            return
-        fmt = detect_format(head)
-        handle.seek(0)
-        if fmt is MarcFormat.ISO2709:
-            yield from _read_iso2709(handle)
-        elif fmt is MarcFormat.MARCXML:
+    if not head.strip():
+        return None
+    return detect_format(head)
+
+
+def read_marc_file(path: str | Path) -> Iterator[ReadResult]:
+    """Yield every record of ``path`` in order; broken ones as results with ``error`` set."""
+    fmt = file_format(path)
+    if fmt is None:
+        return
+    if fmt is MarcFormat.ISO2709:
+        for frame in frame_iso2709(path):
+            yield parse_iso2709(frame)
+        return
+    with Path(path).open("rb") as handle:
+        if fmt is MarcFormat.MARCXML:
             yield from _read_marcxml(handle)
         else:
             yield from _read_json(handle)
@@ -100,21 +119,37 @@ def read_marc_file(path: str | Path) -> Iterator[ReadResult]:
 # -- ISO 2709 ----------------------------------------------------------------------------
 
 
-def _read_iso2709(handle: object) -> Iterator[ReadResult]:
-    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:  # type: ignore[attr-defined]
-        size = len(data)
-        position = 0
-        number = 0
-        while position < size:
-            # Line breaks or padding between records are common in exported files.
-            while position < size and data[position] in b"\r\n\x1a\x00 ":
-                position += 1
-            if position >= size:
-                break
-            number += 1
-            start = position
-            chunk, position, framing = _frame(data, start, size)
-            yield _parse_iso2709(number, start, chunk, framing)
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The bytes of one ISO 2709 record as cut from a file, before parsing."""
+
+    number: int
+    start: int
+    data: bytes
+    note: str | None  #: why the leader's length was not trusted, if it was not
+    end: int
+
+
+def frame_iso2709(path: str | Path) -> Iterator[Frame]:
+    """Cut a file into records: by each leader's length when it ends on a terminator,
+    else up to the next terminator, so a wrong length costs one record, not the rest."""
+    with Path(path).open("rb") as handle:
+        if not handle.read(1):
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            size = len(data)
+            position = 0
+            number = 0
+            while position < size:
+                # Line breaks or padding between records are common in exported files.
+                while position < size and data[position] in b"\r\n\x1a\x00 ":
+                    position += 1
+                if position >= size:
+                    break
+                number += 1
+                start = position
+                chunk, position, note = _frame(data, start, size)
+                yield Frame(number, start, chunk, note, position)
 
 
 def _frame(data: mmap.mmap, start: int, size: int) -> tuple[bytes, int, str | None]:
@@ -134,7 +169,14 @@ def _frame(data: mmap.mmap, start: int, size: int) -> tuple[bytes, int, str | No
     return data[start:end], end, note
 
 
-def _parse_iso2709(number: int, start: int, chunk: bytes, framing: str | None) -> ReadResult:
+def parse_iso2709(frame: Frame) -> ReadResult:
+    """Decode one framed record: the fast path for clean UTF-8, pymarc for the rest."""
+    number, start, chunk, framing = frame.number, frame.start, frame.data, frame.note
+    if framing is None:
+        fast = decode_clean_utf8(chunk)
+        if fast is not None:
+            return ReadResult(number, start, "byte", fast)
+
     def result(
         record: Record | None, error: str | None = None, warning: str | None = None
     ) -> ReadResult:

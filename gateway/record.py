@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from pymarc import Field, Record, Subfield
 
@@ -23,6 +23,7 @@ __all__ = [
     "CanonicalRecord",
     "StoredRecord",
     "oai_identifier",
+    "parse_oai_identifier",
     "normalize_record",
     "type_of_record",
     "default_sets",
@@ -117,6 +118,20 @@ def content_digest(marc_json: str, sets: frozenset[str], items: tuple[Item, ...]
 def oai_identifier(namespace: str, source: str, local_id: str) -> str:
     """Build ``oai:<namespace>:<source>/<local id>``, escaping what the syntax forbids."""
     return f"oai:{namespace}:{quote(source, safe='-_.')}/{quote(local_id, safe=_OAI_SAFE)}"
+
+
+def parse_oai_identifier(identifier: str) -> tuple[str, str] | None:
+    """(source, local id) of an identifier made by :func:`oai_identifier`, else None.
+
+    The namespace is not checked here: the store compares the whole stored identifier.
+    """
+    parts = identifier.split(":", 2)
+    if len(parts) != 3 or parts[0] != "oai" or "/" not in parts[2]:
+        return None
+    source, local_id = parts[2].split("/", 1)
+    if not source or not local_id:
+        return None
+    return unquote(source), unquote(local_id)
 
 
 def normalize_record(record: Record) -> Record:

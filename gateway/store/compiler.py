@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from crosswalks.vietnamese import fold_words
 
-from ..indexing import key_for
+from ..indexing import WORD_COLUMNS, key_for
 from ..query import (
     TEXT_INDEXES,
     AllRecords,
@@ -108,6 +108,8 @@ class SqlCompiler:
     def _term(self, term: Term) -> Compiled:
         if term.index is Index.DATE:
             return self._date(term)
+        if term.index is Index.SOURCE:
+            return self._source(term)
         if term.relation is not Relation.EQ:
             raise QueryError(
                 f"relation {term.relation.value} applies to dates only", index=term.index.value
@@ -122,7 +124,8 @@ class SqlCompiler:
         if not words:
             raise QueryError("the term has no searchable words", index=term.index.value,
                              value=term.value)  # fmt: skip
-        column = "{" + term.index.value + "}"
+        # "other" holds only text that no named column has, so ANY searches all five.
+        column = "{" + (" ".join(WORD_COLUMNS) if term.index is Index.ANY else term.index.value) + "}"
         star = " *" if term.truncated else ""
         if term.match is Match.PHRASE:
             return FtsExpression(f'{column} : "{" ".join(words)}"{star}')
@@ -154,6 +157,19 @@ class SqlCompiler:
             f"SELECT number FROM record_keys WHERE idx IN ({marks}) AND key = ?",
             [*indexes, key],
         )
+
+    @staticmethod
+    def _source(term: Term) -> SqlSelect:
+        """Member library: a column of every record, not a key row."""
+        value = key_for(Index.SOURCE, term.value.rstrip("*") if term.truncated else term.value)
+        if not value:
+            return SqlSelect("SELECT number FROM records WHERE 0")
+        if term.truncated:
+            return SqlSelect(
+                "SELECT number FROM records WHERE deleted = 0 AND source >= ? AND source < ?",
+                [value, value + _KEY_END],
+            )
+        return SqlSelect("SELECT number FROM records WHERE deleted = 0 AND source = ?", [value])
 
     @staticmethod
     def _date(term: Term) -> SqlSelect:

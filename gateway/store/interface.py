@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..indexing import PreparedRecord
 from ..query import Index, Query, SortKey
 from ..record import CanonicalRecord, StoredRecord
 
@@ -113,8 +114,11 @@ class RecordStore(abc.ABC):
 
     # -- writing ----------------------------------------------------------------------
     @abc.abstractmethod
-    def upsert(self, records: Iterable[CanonicalRecord]) -> WriteSummary:
+    def upsert(self, records: Iterable[CanonicalRecord | PreparedRecord]) -> WriteSummary:
         """Insert or replace records by (source, local id) in one transaction.
+
+        Records may come already prepared (:func:`gateway.indexing.prepare_record`, e.g. by
+        import worker processes); the store prepares the others itself.
 
         A record whose content is unchanged keeps its datestamp; a tombstone that comes back
         is revived. All changed records of the batch get one datestamp, taken at commit.

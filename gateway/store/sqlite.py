@@ -15,17 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..indexing import IndexedRecord, heading_sort, index_record
+from ..indexing import TEXT_HEADINGS, PreparedRecord, heading_sort, prepare_record
 from ..query import Index, Query, SortField, SortKey
-from ..record import (
-    CanonicalRecord,
-    Item,
-    StoredRecord,
-    content_digest,
-    marc_from_json,
-    marc_json_text,
-    set_ancestors,
-)
+from ..record import CanonicalRecord, Item, StoredRecord, marc_from_json, parse_oai_identifier
 from .compiler import FtsExpression, SqlCompiler
 from .interface import (
     Change,
@@ -46,9 +38,9 @@ CREATE TABLE IF NOT EXISTS records (
     number         INTEGER PRIMARY KEY,
     source         TEXT NOT NULL,
     local_id       TEXT NOT NULL,
-    oai_identifier TEXT NOT NULL UNIQUE,
+    oai_identifier TEXT NOT NULL,
     datestamp      INTEGER NOT NULL,
-    sequence       INTEGER NOT NULL UNIQUE,
+    sequence       INTEGER NOT NULL,
     deleted        INTEGER NOT NULL DEFAULT 0,
     content_hash   TEXT NOT NULL,
     marc           TEXT,
@@ -61,25 +53,30 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_feed ON records (datestamp, sequence);
 CREATE INDEX IF NOT EXISTS records_year ON records (year);
+-- Set memberships, kept (inactive) after a record leaves a set so that set-based
+-- harvesters see it as deleted there.
 CREATE TABLE IF NOT EXISTS memberships (
-    set_spec TEXT NOT NULL,
     number   INTEGER NOT NULL,
+    set_spec TEXT NOT NULL,
     active   INTEGER NOT NULL,
-    PRIMARY KEY (set_spec, number)
+    PRIMARY KEY (number, set_spec)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS memberships_number ON memberships (number);
+-- Exact-match keys and browse headings; keyed by record first so a record's rows are
+-- replaced with one range delete.
 CREATE TABLE IF NOT EXISTS record_keys (
+    number  INTEGER NOT NULL,
     idx     TEXT NOT NULL,
     key     TEXT NOT NULL,
     sort    TEXT NOT NULL,
     display TEXT NOT NULL,
-    number  INTEGER NOT NULL
-);
+    PRIMARY KEY (number, idx, key)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_keys_match ON record_keys (idx, key);
-CREATE INDEX IF NOT EXISTS record_keys_browse ON record_keys (idx, sort);
-CREATE INDEX IF NOT EXISTS record_keys_number ON record_keys (number);
+-- Only text headings browse by a sort key of their own; codes browse by their key.
+CREATE INDEX IF NOT EXISTS record_keys_browse ON record_keys (idx, sort)
+    WHERE idx IN ('title', 'author', 'subject', 'publisher');
 CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
-    title, author, subject, publisher, any,
+    title, author, subject, publisher, other,
     tokenize = "unicode61 remove_diacritics 0"
 );
 """
@@ -87,7 +84,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
 _RECORD_COLUMNS = (
     "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, marc"
 )
-_FTS_COLUMNS = (Index.TITLE, Index.AUTHOR, Index.SUBJECT, Index.PUBLISHER, Index.ANY)
 
 
 class SQLiteStore(RecordStore):
@@ -143,32 +139,44 @@ class SQLiteStore(RecordStore):
             self._closed = True
 
     # -- writing ----------------------------------------------------------------------
-    def upsert(self, records: Iterable[CanonicalRecord]) -> WriteSummary:
-        prepared = [_prepare(record) for record in records]
+    def upsert(self, records: Iterable[CanonicalRecord | PreparedRecord]) -> WriteSummary:
+        prepared = [r if isinstance(r, PreparedRecord) else prepare_record(r) for r in records]
         summary = WriteSummary()
         if not prepared:
             return summary
         db = self._connection()
         db.execute("BEGIN IMMEDIATE")
         try:
-            stamp, sequence = self._commit_clock(db)
-            existing = self._existing(db, [(p.record.source, p.record.local_id) for p in prepared])
+            stamp, sequence, number = self._commit_clock(db)
+            existing = self._existing(db, [(p.source, p.local_id) for p in prepared])
+            inserts: list[tuple[object, ...]] = []
+            updates: list[tuple[object, ...]] = []
+            indexed: dict[int, PreparedRecord] = {}
+            replaced: set[int] = set()
             for item in prepared:
-                rec = item.record
-                found = existing.get((rec.source, rec.local_id))
+                found = existing.get((item.source, item.local_id))
                 if found is not None and found[1] == item.content_hash and not found[2]:
                     summary.unchanged += 1
                     continue
                 sequence += 1
                 if found is None:
-                    number = self._insert(db, item, stamp, sequence)
+                    number += 1
+                    record_number = number
+                    inserts.append(_record_row(record_number, item, stamp, sequence))
                     summary.new += 1
                 else:
-                    number = found[0]
-                    self._update(db, number, item, stamp, sequence)
+                    record_number = found[0]
+                    updates.append(_record_row(record_number, item, stamp, sequence)[1:]
+                                   + (record_number,))  # fmt: skip
+                    if found[0] not in indexed:
+                        replaced.add(record_number)
                     summary.updated += 1
-                existing[(rec.source, rec.local_id)] = (number, item.content_hash, False)
-                self._write_indexes(db, number, item)
+                existing[(item.source, item.local_id)] = (record_number, item.content_hash, False)
+                indexed[record_number] = item
+            db.executemany(_INSERT_RECORD, inserts)
+            db.executemany(_UPDATE_RECORD, updates)
+            self._drop_indexes(db, sorted(replaced))
+            self._write_indexes(db, indexed)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -183,21 +191,23 @@ class SQLiteStore(RecordStore):
         db = self._connection()
         db.execute("BEGIN IMMEDIATE")
         try:
-            stamp, sequence = self._commit_clock(db)
+            stamp, sequence, _ = self._commit_clock(db)
             existing = self._existing(db, [(source, i) for i in ids])
+            tombstones = []
             for local_id in ids:
                 found = existing.get((source, local_id))
                 if found is None or found[2]:
                     continue
                 sequence += 1
-                number = found[0]
-                db.execute(
-                    "UPDATE records SET deleted = 1, content_hash = '', datestamp = ?, "
-                    "sequence = ? WHERE number = ?",
-                    (stamp, sequence, number),
-                )
-                self._drop_indexes(db, number)
-                summary.deleted += 1
+                tombstones.append((stamp, sequence, found[0]))
+            db.executemany(
+                "UPDATE records SET deleted = 1, content_hash = '', datestamp = ?, sequence = ? "
+                "WHERE number = ?",
+                tombstones,
+            )
+            # Memberships stay active: a tombstone is announced in the sets it was in.
+            self._drop_indexes(db, [number for _, _, number in tombstones], memberships=False)
+            summary.deleted = len(tombstones)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -205,15 +215,18 @@ class SQLiteStore(RecordStore):
         return summary
 
     @staticmethod
-    def _commit_clock(db: sqlite3.Connection) -> tuple[int, int]:
-        """Datestamp and last sequence for a write transaction that holds the write lock.
+    def _commit_clock(db: sqlite3.Connection) -> tuple[int, int, int]:
+        """Datestamp, last sequence and last record number for a transaction holding the
+        write lock.
 
         The datestamp never goes below the newest one stored, so a clock stepping back
         cannot put a change before what harvesters have already read.
         """
-        row = db.execute("SELECT max(datestamp), max(sequence) FROM records").fetchone()
-        newest, sequence = row[0] or 0, row[1] or 0
-        return max(int(time.time()), newest), sequence
+        row = db.execute(
+            "SELECT max(datestamp), max(sequence), max(number) FROM records"
+        ).fetchone()
+        newest, sequence, number = row[0] or 0, row[1] or 0, row[2] or 0
+        return max(int(time.time()), newest), sequence, number
 
     @staticmethod
     def _existing(
@@ -224,74 +237,45 @@ class SQLiteStore(RecordStore):
         for source, local_id in keys:
             by_source.setdefault(source, []).append(local_id)
         for source, local_ids in by_source.items():
-            for start in range(0, len(local_ids), 500):
-                chunk = local_ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                for number, local_id, digest, deleted in db.execute(
-                    "SELECT number, local_id, content_hash, deleted FROM records "
-                    f"WHERE source = ? AND local_id IN ({marks})",
-                    (source, *chunk),
-                ):
-                    found[(source, local_id)] = (number, digest, bool(deleted))
+            rows = db.execute(
+                "SELECT number, local_id, content_hash, deleted FROM records "
+                "WHERE source = ? AND local_id IN (SELECT value FROM json_each(?))",
+                (source, json.dumps(local_ids)),
+            )
+            for number, local_id, digest, deleted in rows:
+                found[(source, local_id)] = (number, digest, bool(deleted))
         return found
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, item: _Prepared, stamp: int, sequence: int) -> int:
-        rec = item.record
-        cursor = db.execute(
-            "INSERT INTO records (source, local_id, oai_identifier, datestamp, sequence, "
-            "deleted, content_hash, marc, sets, items, title_sort, author_sort, year) "
-            "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
-            (rec.source, rec.local_id, rec.oai_identifier, stamp, sequence, item.content_hash,
-             item.marc_json, item.sets_json, item.items_json, item.index.title_sort,
-             item.index.author_sort, item.index.year),
-        )  # fmt: skip
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def _update(
-        self, db: sqlite3.Connection, number: int, item: _Prepared, stamp: int, sequence: int
+    def _drop_indexes(
+        db: sqlite3.Connection, numbers: list[int], *, memberships: bool = True
     ) -> None:
-        rec = item.record
-        db.execute(
-            "UPDATE records SET oai_identifier = ?, datestamp = ?, sequence = ?, deleted = 0, "
-            "content_hash = ?, marc = ?, sets = ?, items = ?, title_sort = ?, author_sort = ?, "
-            "year = ? WHERE number = ?",
-            (rec.oai_identifier, stamp, sequence, item.content_hash, item.marc_json,
-             item.sets_json, item.items_json, item.index.title_sort, item.index.author_sort,
-             item.index.year, number),
-        )  # fmt: skip
-        self._drop_indexes(db, number)
-        # Sets the record has left stay as inactive memberships: the record then shows up
-        # as deleted in those sets' feeds instead of silently vanishing from them.
-        db.execute("UPDATE memberships SET active = 0 WHERE number = ?", (number,))
+        if not numbers:
+            return
+        params = [(n,) for n in numbers]
+        db.executemany("DELETE FROM record_text WHERE rowid = ?", params)
+        db.executemany("DELETE FROM record_keys WHERE number = ?", params)
+        if memberships:
+            # Sets the record has left stay as inactive memberships: the record then shows
+            # up as deleted in those sets' feeds instead of silently vanishing from them.
+            db.executemany("UPDATE memberships SET active = 0 WHERE number = ?", params)
 
     @staticmethod
-    def _drop_indexes(db: sqlite3.Connection, number: int) -> None:
-        db.execute("DELETE FROM record_text WHERE rowid = ?", (number,))
-        db.execute("DELETE FROM record_keys WHERE number = ?", (number,))
-
-    @staticmethod
-    def _write_indexes(db: sqlite3.Connection, number: int, item: _Prepared) -> None:
-        words = item.index.words
-        db.execute(
-            "INSERT INTO record_text (rowid, title, author, subject, publisher, any) "
+    def _write_indexes(db: sqlite3.Connection, indexed: dict[int, PreparedRecord]) -> None:
+        db.executemany(
+            "INSERT INTO record_text (rowid, title, author, subject, publisher, other) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (number, *(words.get(column, "") for column in _FTS_COLUMNS)),
+            [(number, *item.index.words) for number, item in indexed.items()],
         )
         db.executemany(
-            "INSERT INTO record_keys (idx, key, sort, display, number) VALUES (?, ?, ?, ?, ?)",
-            [
-                (index.value, key, sort, display, number)
-                for (index, key, display), sort in zip(
-                    item.index.keys, item.index.key_sorts, strict=True
-                )
-            ],
+            "INSERT OR IGNORE INTO record_keys (number, idx, key, sort, display) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(number, *key) for number, item in indexed.items() for key in item.index.keys],
         )
         db.executemany(
-            "INSERT INTO memberships (set_spec, number, active) VALUES (?, ?, 1) "
-            "ON CONFLICT (set_spec, number) DO UPDATE SET active = 1",
-            [(spec, number) for spec in item.all_sets],
+            "INSERT INTO memberships (number, set_spec, active) VALUES (?, ?, 1) "
+            "ON CONFLICT (number, set_spec) DO UPDATE SET active = 1",
+            [(number, spec) for number, item in indexed.items() for spec in item.sets],
         )
 
     # -- reading ----------------------------------------------------------------------
@@ -303,10 +287,12 @@ class SQLiteStore(RecordStore):
         return _stored(row) if row else None
 
     def get_by_oai_identifier(self, identifier: str) -> StoredRecord | None:
-        row = self._connection().execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE oai_identifier = ?", (identifier,)
-        ).fetchone()
-        return _stored(row) if row else None
+        # Identifiers are built from (source, local id), so that unique index finds them.
+        parsed = parse_oai_identifier(identifier)
+        if parsed is None:
+            return None
+        record = self.get(*parsed)
+        return record if record is not None and record.oai_identifier == identifier else None
 
     def fetch(self, numbers: Sequence[int]) -> list[StoredRecord]:
         if not numbers:
@@ -388,26 +374,39 @@ class SQLiteStore(RecordStore):
     def scan(
         self, index: Index, start: str, *, before: int = 0, after: int = 20
     ) -> list[ScanTerm]:
-        db = self._connection()
-        indexes = _browse_indexes(index)
-        marks = ",".join("?" * len(indexes))
         origin = heading_sort(index, start)
-        grouped = (
-            "SELECT sort, min(display), count(DISTINCT number) FROM record_keys "
-            f"WHERE idx IN ({marks}) AND sort {{op}} ? GROUP BY sort ORDER BY sort {{dir}} "
-            "LIMIT ?"
-        )
-        preceding = []
-        if before > 0:
-            preceding = db.execute(
-                grouped.format(op="<", dir="DESC"), (*indexes, origin, before)
-            ).fetchall()[::-1]
-        following = []
-        if after > 0:
-            following = db.execute(
-                grouped.format(op=">=", dir="ASC"), (*indexes, origin, after)
-            ).fetchall()
-        return [ScanTerm(term=display, count=count) for _, display, count in preceding + following]
+        preceding = self._browse(index, "<", origin, before)[::-1] if before > 0 else []
+        following = self._browse(index, ">=", origin, after) if after > 0 else []
+        return [ScanTerm(term=str(term), count=count) for term, count in preceding + following]
+
+    def _browse(self, index: Index, op: str, origin: str, limit: int) -> list[tuple[object, int]]:
+        """Up to ``limit`` (heading, count) pairs from ``origin`` in the direction of ``op``."""
+        direction = "ASC" if op == ">=" else "DESC"
+        if index is Index.DATE:
+            if not origin.isdigit():
+                origin = "0"
+            sql = ("SELECT year, year, count(*) FROM records WHERE deleted = 0 AND year "
+                   f"{op} ? GROUP BY year ORDER BY year {direction} LIMIT ?")  # fmt: skip
+            params: tuple[object, ...] = (int(origin), limit)
+        elif index is Index.SOURCE:
+            sql = ("SELECT source, source, count(*) FROM records WHERE deleted = 0 AND source "
+                   f"{op} ? GROUP BY source ORDER BY source {direction} LIMIT ?")  # fmt: skip
+            params = (origin, limit)
+        elif index in TEXT_HEADINGS or index is Index.ANY:
+            names = _BROWSE_ALL if index is Index.ANY else (index.value,)
+            marks = ",".join("?" * len(names))
+            # The literal IN list lets SQLite use the partial browse index.
+            sql = ("SELECT sort, min(display), count(DISTINCT number) FROM record_keys "
+                   f"WHERE idx IN ('title', 'author', 'subject', 'publisher') "
+                   f"AND idx IN ({marks}) AND sort {op} ? "
+                   f"GROUP BY sort ORDER BY sort {direction} LIMIT ?")  # fmt: skip
+            params = (*names, origin, limit)
+        else:
+            sql = ("SELECT key, min(display), count(DISTINCT number) FROM record_keys "
+                   f"WHERE idx = ? AND key {op} ? GROUP BY key ORDER BY key {direction} LIMIT ?")
+            params = (index.value, origin, limit)
+        rows = self._connection().execute(sql, params).fetchall()
+        return [(display, count) for _, display, count in rows]
 
     # -- harvesting -------------------------------------------------------------------
     def changes(
@@ -419,17 +418,17 @@ class SQLiteStore(RecordStore):
         after: FeedPosition | None = None,
         limit: int = 200,
     ) -> list[Change]:
-        where, params = _feed_filter(since, until, set_spec)
+        in_set, in_set_params, where, params = _feed_filter(since, until, set_spec)
+        if set_spec is not None:
+            where.insert(0, "in_set IS NOT NULL")
         if after is not None:
             where.append("(r.datestamp, r.sequence) > (?, ?)")
             params.extend([_epoch(after.datestamp), after.sequence])
-        active = "m.active" if set_spec is not None else "1"
-        join = _feed_join(set_spec)
         rows = self._connection().execute(
             f"SELECT r.number, r.source, r.local_id, r.oai_identifier, r.datestamp, r.deleted, "
-            f"r.sets, r.items, r.marc, r.sequence, {active} FROM records r {join} "
+            f"r.sets, r.items, r.marc, r.sequence, {in_set} AS in_set FROM records r "
             f"WHERE {' AND '.join(where) or '1'} ORDER BY r.datestamp, r.sequence LIMIT ?",
-            (*params, limit),
+            (*in_set_params, *params, limit),
         ).fetchall()
         changes = []
         for row in rows:
@@ -445,20 +444,30 @@ class SQLiteStore(RecordStore):
         until: datetime | None = None,
         set_spec: str | None = None,
     ) -> int:
-        where, params = _feed_filter(since, until, set_spec)
+        in_set, in_set_params, where, params = _feed_filter(since, until, set_spec)
+        if set_spec is not None:
+            where.insert(0, f"{in_set} IS NOT NULL")
         return int(self._connection().execute(
-            f"SELECT count(*) FROM records r {_feed_join(set_spec)} "
-            f"WHERE {' AND '.join(where) or '1'}",
-            params,
+            f"SELECT count(*) FROM records r WHERE {' AND '.join(where) or '1'}",
+            (*in_set_params, *params),
         ).fetchone()[0])  # fmt: skip
 
     def sets(self) -> list[tuple[str, int]]:
-        rows = self._connection().execute(
+        db = self._connection()
+        counts = dict(db.execute(
             "SELECT m.set_spec, count(*) FROM memberships m JOIN records r "
-            "ON r.number = m.number WHERE m.active = 1 AND r.deleted = 0 "
-            "GROUP BY m.set_spec ORDER BY m.set_spec"
-        ).fetchall()
-        return [(spec, count) for spec, count in rows]
+            "ON r.number = m.number WHERE m.active = 1 AND r.deleted = 0 GROUP BY m.set_spec"
+        ).fetchall())  # fmt: skip
+        parents = {":".join(spec.split(":")[:i]) for spec in counts
+                   for i in range(1, spec.count(":") + 1)}  # fmt: skip
+        for parent in parents - set(counts):
+            counts[parent] = db.execute(
+                "SELECT count(DISTINCT m.number) FROM memberships m JOIN records r "
+                "ON r.number = m.number WHERE m.active = 1 AND r.deleted = 0 "
+                "AND m.set_spec > ? AND m.set_spec < ?",
+                (parent + ":", parent + ";"),
+            ).fetchone()[0]
+        return sorted(counts.items())
 
     # -- statistics -------------------------------------------------------------------
     def source_stats(self) -> list[SourceStats]:
@@ -485,24 +494,22 @@ class SQLiteStore(RecordStore):
 # -- helpers ---------------------------------------------------------------------------
 
 
-class _Prepared:
-    """A record with everything computed that can be computed outside the write lock."""
-
-    __slots__ = ("record", "index", "content_hash", "marc_json", "sets_json", "items_json",
-                 "all_sets")  # fmt: skip
-
-    def __init__(self, record: CanonicalRecord) -> None:
-        self.record = record
-        self.index: IndexedRecord = index_record(record.source, record.marc)
-        self.marc_json = marc_json_text(record.marc)
-        self.content_hash = content_digest(self.marc_json, record.sets, record.items)
-        self.sets_json = json.dumps(sorted(record.sets), ensure_ascii=False)
-        self.items_json = json.dumps([i.as_dict() for i in record.items], ensure_ascii=False)
-        self.all_sets = set_ancestors(record.sets)
+_INSERT_RECORD = (
+    "INSERT INTO records (number, source, local_id, oai_identifier, datestamp, sequence, "
+    "deleted, content_hash, marc, sets, items, title_sort, author_sort, year) "
+    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_RECORD = (
+    "UPDATE records SET source = ?, local_id = ?, oai_identifier = ?, datestamp = ?, "
+    "sequence = ?, deleted = 0, content_hash = ?, marc = ?, sets = ?, items = ?, "
+    "title_sort = ?, author_sort = ?, year = ? WHERE number = ?"
+)
 
 
-def _prepare(record: CanonicalRecord) -> _Prepared:
-    return _Prepared(record)
+def _record_row(number: int, item: PreparedRecord, stamp: int, sequence: int) -> tuple[object, ...]:
+    return (number, item.source, item.local_id, item.oai_identifier, stamp, sequence,
+            item.content_hash, item.marc_json, json.dumps(item.sets, ensure_ascii=False),
+            item.items_json, item.index.title_sort, item.index.author_sort, item.index.year)  # fmt: skip
 
 
 def _epoch(moment: datetime) -> int:
@@ -533,30 +540,32 @@ def _stored(row: Sequence[object]) -> StoredRecord:
 
 def _feed_filter(
     since: datetime | None, until: datetime | None, set_spec: str | None
-) -> tuple[list[str], list[object]]:
+) -> tuple[str, list[object], list[str], list[object]]:
+    """(in-set expression and its parameters, WHERE conditions and theirs) for the feed.
+
+    A set selects its own members and, as OAI-PMH's hierarchy requires, the members of
+    its subsets (``library`` holds ``library:x``); ``in_set`` is 0 when the record has
+    left every matching set since.
+    """
     where: list[str] = []
     params: list[object] = []
+    in_set, in_set_params = "1", []
     if set_spec is not None:
-        params.append(set_spec)
+        in_set = (
+            "(SELECT max(m.active) FROM memberships m WHERE m.number = r.number AND "
+            "(m.set_spec = ? OR (m.set_spec > ? AND m.set_spec < ?)))"
+        )
+        in_set_params = [set_spec, set_spec + ":", set_spec + ";"]
     if since is not None:
         where.append("r.datestamp >= ?")
         params.append(_epoch(since))
     if until is not None:
         where.append("r.datestamp <= ?")
         params.append(_epoch(until))
-    return where, params
+    return in_set, in_set_params, where, params
 
 
-def _feed_join(set_spec: str | None) -> str:
-    if set_spec is None:
-        return ""
-    return "JOIN memberships m ON m.number = r.number AND m.set_spec = ?"
-
-
-def _browse_indexes(index: Index) -> list[str]:
-    if index is Index.ANY:
-        return [Index.TITLE.value, Index.AUTHOR.value, Index.SUBJECT.value]
-    return [index.value]
+_BROWSE_ALL = (Index.TITLE.value, Index.AUTHOR.value, Index.SUBJECT.value)
 
 
 def _sort_text(column: str) -> object:
