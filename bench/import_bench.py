@@ -89,8 +89,7 @@ def search_latencies(store_path: Path, samples: int = 200) -> dict[str, float]:
              "children", "church", "report", "theory", "america", "art", "health"]  # fmt: skip
     queries = {
         "title word, relevance": lambda w: (Term(Index.TITLE, w), ()),
-        "title word, sort by title": lambda w: (Term(Index.TITLE, w),
-                                                (SortKey(SortField.TITLE),)),
+        "title word, sort by title": lambda w: (Term(Index.TITLE, w), (SortKey(SortField.TITLE),)),
         "any phrase": lambda w: (Term(Index.ANY, f"{w} of", Match.PHRASE), ()),
         "author truncated": lambda w: (Term(Index.AUTHOR, w[:3], truncated=True), ()),
     }

@@ -26,7 +26,9 @@ TONE_MARKS = "\u0300\u0309\u0303\u0301\u0323"
 _COMBINING_RUN = re.compile(r"[\u0300-\u036f]{2,}")
 # A Vietnamese mark typed after the space instead of before it ("Nha ̀xuất"): legacy input
 # tools and conversions produce it. The mark belongs to the letter before the space.
-_DETACHED_MARK = re.compile(r"(?<=[A-Za-z])( +)([\u0300\u0301\u0303\u0309\u0323\u0302\u0306\u031b]+)")
+_DETACHED_MARK = re.compile(
+    r"(?<=[A-Za-z])( +)([\u0300\u0301\u0303\u0309\u0323\u0302\u0306\u031b]+)"
+)
 _ANY_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Đ/đ do not decompose in Unicode; Ð (U+00D0, Icelandic eth) and ð are what Đ/đ often
 # become after a wrong legacy-encoding conversion, so they are matched as d too.
@@ -48,7 +50,8 @@ def normalize(text: str) -> str:
     Some cataloguing tools write "e" + acute + circumflex; NFC then composes "é" and leaves a
     loose circumflex, which displays wrongly and never matches "ế". Putting the shape mark
     first lets NFC compose the intended letter. A Vietnamese mark separated from its letter
-    by a space ("Nha ̀xuất") is moved back onto the letter. Pure ASCII is returned unchanged (fast path).
+    by a space ("Nha ̀xuất") is moved back onto the letter. Pure ASCII is returned
+    unchanged (fast path).
     """
     if text.isascii():
         return text
@@ -110,7 +113,7 @@ _NFD_SEPARATORS = re.compile(r"(?:[^\w\u0300-\u036f]|_)+")
 # letter and other marks removed. Keys of equal primary level have the same letters, so
 # the first difference is the first letter whose tone differs; "no tone" (the next letter,
 # a space, or the end) sorts first, and the tones in between sort in Vietnamese order.
-_TONE_HIGH = {code: None for code in range(0x300, 0x370)}
+_TONE_HIGH: dict[int, str | None] = dict.fromkeys(range(0x300, 0x370))
 _TONE_HIGH.update({ord(m): chr(0x10FFF0 + rank) for rank, m in enumerate(TONE_MARKS)})
 _LEVEL_SEPARATOR = "\x01"
 

@@ -205,9 +205,11 @@ def _run_server(config: Config, addresses: ServerAddresses) -> None:
     except CannotListenError as exc:
         store.close()
         _fail(f"cannot listen on {exc.interface or '*'}:{exc.port}: {exc.socketError}")
-    click.echo(f"lienthong {__version__}: {config.values['gateway']['name']}; "
-               f"endpoints: {', '.join(config.enabled_endpoints) or 'none (health only)'}")  # fmt: skip
-    reactor.run()  # type: ignore[attr-defined]
+    endpoints = ", ".join(config.enabled_endpoints) or "none (health only)"
+    click.echo(
+        f"lienthong {__version__}: {config.values['gateway']['name']}; endpoints: {endpoints}"
+    )
+    reactor.run()  # type: ignore[attr-defined,misc]
     store.close()
 
 
@@ -225,8 +227,14 @@ def serve(ctx: click.Context, **flags: Any) -> None:
 
 
 @main.command()
-@click.option("--dir", "directory", default="lienthong-demo", show_default=True,
-              type=click.Path(file_okay=False), help="Demo data folder (created or reused).")
+@click.option(
+    "--dir",
+    "directory",
+    default="lienthong-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Demo data folder (created or reused).",
+)
 @_server_options
 def demo(directory: str, **flags: Any) -> None:
     """Create (or reuse) a demo gateway with three libraries' catalogues, and serve it.
@@ -279,7 +287,9 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     header = f"{'library':<20} {'records':>9} {'tombstones':>11}  last change"
     click.echo(header)
     for r in rows:
-        click.echo(f"{r.source:<20} {r.records:>9} {r.tombstones:>11}  {stamp(r.last_change) or '-'}")
+        click.echo(
+            f"{r.source:<20} {r.records:>9} {r.tombstones:>11}  {stamp(r.last_change) or '-'}"
+        )
     click.echo(f"{'total':<20} {sum(r.records for r in rows):>9} "
                f"{sum(r.tombstones for r in rows):>11}")  # fmt: skip
 

@@ -232,8 +232,17 @@ def load_config(path: str | os.PathLike[str], *, check_paths: bool = True) -> Co
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([Problem("", None, "configuration file not found (create one with "
-                                   "'lienthong init DIR' or pass -c PATH)", label)]) from None
+        raise ConfigError(
+            [
+                Problem(
+                    "",
+                    None,
+                    "configuration file not found (create one with "
+                    "'lienthong init DIR' or pass -c PATH)",
+                    label,
+                )
+            ]
+        ) from None
     except UnicodeDecodeError as exc:
         line = text_line_of(file.read_bytes(), exc.start)
         raise ConfigError([Problem("", line, "file is not UTF-8 text", label)]) from None
@@ -243,11 +252,10 @@ def load_config(path: str | os.PathLike[str], *, check_paths: bool = True) -> Co
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         message = f"YAML syntax error: {exc.problem or exc}"
         if mark:
             message += f" (column {mark.column + 1})"
-        raise ConfigError([Problem("", line, message, label)]) from None
+        raise ConfigError([Problem("", mark.line + 1 if mark else None, message, label)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem("", None, f"YAML error: {exc}", label)]) from None
     validator = _Validator(label, file.parent.resolve())
@@ -325,10 +333,16 @@ class _Validator:
                 self.problem(path, node, "expected a list")
                 return []
             assert spec.items is not None
-            return [self.value(item, spec.items, f"{path}[{i}]") for i, item in enumerate(node.value)]
+            return [
+                self.value(item, spec.items, f"{path}[{i}]") for i, item in enumerate(node.value)
+            ]
         if not isinstance(node, yaml.ScalarNode):
-            self.problem(path, node, f"expected {_KIND_NAMES[spec.kind]}, got a "
-                         f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}")
+            self.problem(
+                path,
+                node,
+                f"expected {_KIND_NAMES[spec.kind]}, got a "
+                f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}",
+            )
             return spec.default if spec.default is not ... else None
         raw = self._constructor.construct_object(node)
         value = self.scalar(raw, spec, path, node)

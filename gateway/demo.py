@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from pymarc import Field, Leader, Record, Subfield
+from pymarc import Field, Record, Subfield
+from pymarc.field import Indicators
 
 from .config import Config, Library, load_config, render_config
 from .importer import canonical_from_marc
 from .record import CanonicalRecord, Item
 
-__all__ = ["DEMO_LIBRARIES", "DemoCatalogue", "build_demo", "prepare_demo",
-           "write_circulation_files"]
+__all__ = [
+    "DEMO_LIBRARIES",
+    "DemoCatalogue",
+    "build_demo",
+    "prepare_demo",
+    "write_circulation_files",
+]
 
 SEED = 20261122
 
@@ -207,14 +213,16 @@ def _author_field(tag: str, author: str, dates: str) -> Field:
     subfields = [Subfield("a", author + ("," if dates else ("" if author.endswith(".") else ".")))]
     if dates:
         subfields.append(Subfield("d", dates + ("" if dates.endswith("-") else ".")))
-    return Field(tag=tag, indicators=["1" if "," in author else "0", " "], subfields=subfields)
+    return Field(
+        tag=tag, indicators=Indicators("1" if "," in author else "0", " "), subfields=subfields
+    )
 
 
 def _record(
     library: str, number: int, work: Work, year: int, place: str, publisher: str,
     isbn: str, edition: int, pages: int, series: str = "",
 ) -> Record:  # fmt: skip
-    record = Record(force_utf8=True, leader=Leader("00000nam a2200000 i 4500"))
+    record = Record(force_utf8=True, leader="00000nam a2200000 i 4500")
     control = f"{_PREFIX[library]}{number:06d}"
     country = "vm " if work.language == "vie" else "enk"
     fiction = "1" if work.ddc.startswith("8") else "0"
@@ -226,13 +234,13 @@ def _record(
         Field(tag="003", data=f"VN-{_PREFIX[library]}"),
         Field(tag="005", data=f"{year}0101000000.0"),
         Field(tag="008", data=f008),
-        Field(tag="020", indicators=[" ", " "], subfields=[
+        Field(tag="020", indicators=Indicators(" ", " "), subfields=[
             Subfield("a", _hyphenate(isbn)), Subfield("q", "bìa mềm" if work.language == "vie"
                                                       else "paperback")]),
-        Field(tag="040", indicators=[" ", " "], subfields=[
+        Field(tag="040", indicators=Indicators(" ", " "), subfields=[
             Subfield("a", f"VN-{_PREFIX[library]}"), Subfield("b", "vie"), Subfield("e", "rda")]),
-        Field(tag="041", indicators=["0", " "], subfields=[Subfield("a", work.language)]),
-        Field(tag="082", indicators=["0", "4"], subfields=[Subfield("a", work.ddc),
+        Field(tag="041", indicators=Indicators("0", " "), subfields=[Subfield("a", work.language)]),
+        Field(tag="082", indicators=Indicators("0", "4"), subfields=[Subfield("a", work.ddc),
                                                           Subfield("2", "23")]),
     )  # fmt: skip
     # Vietnamese personal names are entered in direct order (family name first, no comma),
@@ -247,39 +255,53 @@ def _record(
         statement = [heading]
     else:
         statement = work.author.split(", ")[::-1]
-    title_subfields = [Subfield("a", work.title + (" :" if work.subtitle else (" /" if statement
-                                                                                else ".")))]
+    title_subfields = [
+        Subfield("a", work.title + (" :" if work.subtitle else (" /" if statement else ".")))
+    ]
     if work.subtitle:
         title_subfields.append(Subfield("b", work.subtitle + (" /" if statement else ".")))
     if statement:
         title_subfields.append(Subfield("c", " ".join(statement) + "."))
-    nonfiling = "4" if work.title.startswith("The ") else ("2" if work.title.startswith("A ") else "0")
-    record.add_field(Field(tag="245", indicators=["1" if work.author else "0", nonfiling],
+    nonfiling = (
+        "4" if work.title.startswith("The ") else ("2" if work.title.startswith("A ") else "0")
+    )
+    record.add_field(Field(tag="245", indicators=Indicators("1" if work.author else "0", nonfiling),
                            subfields=title_subfields))  # fmt: skip
     if edition > 1:
         ordinal = {2: "2nd", 3: "3rd"}.get(edition, f"{edition}th")
         label = f"Tái bản lần thứ {edition - 1}." if work.language == "vie" else f"{ordinal} ed."
-        record.add_field(Field(tag="250", indicators=[" ", " "], subfields=[Subfield("a", label)]))
+        record.add_field(
+            Field(tag="250", indicators=Indicators(" ", " "), subfields=[Subfield("a", label)])
+        )
     record.add_field(
-        Field(tag="264", indicators=[" ", "1"], subfields=[
+        Field(tag="264", indicators=Indicators(" ", "1"), subfields=[
             Subfield("a", place + " :"), Subfield("b", publisher + ","), Subfield("c", f"{year}.")]),
-        Field(tag="300", indicators=[" ", " "], subfields=[
+        Field(tag="300", indicators=Indicators(" ", " "), subfields=[
             Subfield("a", f"{pages} {'tr.' if work.language == 'vie' else 'p.'} ;"),
             Subfield("c", "21 cm.")]),
-        Field(tag="336", indicators=[" ", " "], subfields=[Subfield("a", "text"),
+        Field(tag="336", indicators=Indicators(" ", " "), subfields=[Subfield("a", "text"),
                                                           Subfield("2", "rdacontent")]),
     )  # fmt: skip
     if series:
-        record.add_field(Field(tag="490", indicators=["0", " "], subfields=[Subfield("a", series)]))
-    record.add_field(Field(tag="520", indicators=[" ", " "], subfields=[Subfield("a", work.summary)]))
+        record.add_field(
+            Field(tag="490", indicators=Indicators("0", " "), subfields=[Subfield("a", series)])
+        )
+    record.add_field(
+        Field(tag="520", indicators=Indicators(" ", " "), subfields=[Subfield("a", work.summary)])
+    )
     for subject in work.subjects:
         parts = subject.split(" -- ")
         subfields = [Subfield("a", parts[0])] + [Subfield("x", p) for p in parts[1:]]
         if work.language == "vie":
-            record.add_field(Field(tag="650", indicators=[" ", "7"],
-                                   subfields=subfields + [Subfield("2", "Bộ TK TVQG")]))
+            record.add_field(
+                Field(
+                    tag="650",
+                    indicators=Indicators(" ", "7"),
+                    subfields=subfields + [Subfield("2", "Bộ TK TVQG")],
+                )
+            )
         else:
-            record.add_field(Field(tag="650", indicators=[" ", "0"], subfields=subfields))
+            record.add_field(Field(tag="650", indicators=Indicators(" ", "0"), subfields=subfields))
     return record
 
 
@@ -319,7 +341,9 @@ def build_demo(namespace: str, *, today: date | None = None) -> DemoCatalogue:
             publishers = _VI_PUBLISHERS if work.language == "vie" else _EN_PUBLISHERS
             place, publisher = rng.choice(publishers)
             year = rng.randint(1995, 2025)
-            isbn = _isbn13(rng, "978604" if work.language == "vie" else "978" + str(rng.choice("01")))
+            isbn = _isbn13(
+                rng, "978604" if work.language == "vie" else "978" + str(rng.choice("01"))
+            )
             marc = _record(library.id, number, work, year, place, publisher, isbn,
                            edition=rng.choice((1, 1, 1, 2, 3)), pages=rng.randint(64, 640),
                            series=series)  # fmt: skip

@@ -66,8 +66,8 @@ def load_builder(name: str) -> Any:
 class GatewayContext:
     """What endpoints get: configuration, store, the thread pool for blocking calls."""
 
-    config: "Config"
-    store: "RecordStore"
+    config: Config
+    store: RecordStore
     pool: ThreadPool
     reactor: Any
     started: float = field(default_factory=time.monotonic)

@@ -86,7 +86,7 @@ def strip_isbd(text: str) -> str:
     """
     text = text.strip().rstrip(" /:;,=").rstrip()
     if text.endswith(".") and not text.endswith("..."):
-        last_word = text[text.rfind(" ") + 1:-1].rstrip(".")
+        last_word = text[text.rfind(" ") + 1 : -1].rstrip(".")
         if len(last_word) != 1:
             text = text[:-1].rstrip()
     return text
@@ -143,7 +143,7 @@ def _nonfiling(record: Record) -> str:
     text = " ".join(strip_isbd(v) for v in f245.get_subfields("a", "b", "n", "p"))
     skip = f245.indicator2
     if skip and skip.isdigit() and 0 < int(skip) < len(text):
-        text = text[int(skip):]
+        text = text[int(skip) :]
     return text
 
 
@@ -177,10 +177,11 @@ def index_record(record: Record) -> IndexedRecord:
     for fld in record.fields:
         tag = fld.tag
         if fld.is_control_field():
-            if tag == "001" and fld.data.strip():
-                headings.append((Index.CONTROL_NUMBER, fld.data))
-            elif tag == "008" and len(fld.data) >= 38:
-                languages.append(fld.data[35:38])
+            data = fld.data or ""
+            if tag == "001" and data.strip():
+                headings.append((Index.CONTROL_NUMBER, data))
+            elif tag == "008" and len(data) >= 38:
+                languages.append(data[35:38])
             continue
         subfields = fld.subfields
         text_role = _TEXT_FIELDS.get(tag)
@@ -206,7 +207,7 @@ def index_record(record: Record) -> IndexedRecord:
             headings.extend((index, s.value) for s in subfields if s.code in codes)
         elif tag == "041":
             for value in (s.value for s in subfields if s.code == "a"):
-                languages.extend(value[i:i + 3] for i in range(0, len(value) - 2, 3))
+                languages.extend(value[i : i + 3] for i in range(0, len(value) - 2, 3))
         if tag[0] != "9":
             columns[4].extend(s.value for s in subfields if s.code.isalpha())
     out.words = tuple(fold(" ".join(parts)) for parts in columns)  # type: ignore[assignment]

@@ -35,11 +35,11 @@ def decode_clean_utf8(chunk: bytes) -> Record | None:
         return None
     fields: list[Field] = []
     try:
-        directory = chunk[_LEADER:base - 1].decode("ascii")
+        directory = chunk[_LEADER : base - 1].decode("ascii")
         for at in range(0, len(directory), _ENTRY):
-            tag = directory[at:at + 3]
-            length = int(directory[at + 3:at + 7])
-            start = base + int(directory[at + 7:at + 12])
+            tag = directory[at : at + 3]
+            length = int(directory[at + 3 : at + 7])
+            start = base + int(directory[at + 7 : at + 12])
             end = start + length - 1
             if length < 1 or end >= len(chunk) or chunk[end] != _FIELD_TERMINATOR:
                 return None

@@ -15,11 +15,12 @@ import logging
 import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from lxml import etree
 from pymarc import Field, Leader, Record, Subfield
+from pymarc.field import Indicators
 
 from .iso2709 import decode_clean_utf8
 from .record import marc_from_json
@@ -42,7 +43,7 @@ _MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 _LEADER_LENGTH = 24
 
 
-class MarcFormat(str, Enum):
+class MarcFormat(StrEnum):
     """The file formats :func:`read_marc_file` understands."""
 
     ISO2709 = "iso2709"
@@ -155,7 +156,7 @@ def frame_iso2709(path: str | Path) -> Iterator[Frame]:
 def _frame(data: mmap.mmap, start: int, size: int) -> tuple[bytes, int, str | None]:
     """Cut one record at ``start``: by its leader length if that ends on a terminator,
     else up to the next terminator. Returns (bytes, next position, framing note)."""
-    head = data[start:start + 5]
+    head = data[start : start + 5]
     if head.isdigit():
         length = int(head)
         end = start + length
@@ -198,7 +199,8 @@ def parse_iso2709(frame: Frame) -> ReadResult:
         except Exception as exc:  # pymarc raises many kinds on damaged data
             return result(None, _reason(exc))
         notes.append(
-            "invalid UTF-8 bytes replaced with U+FFFD" if utf8
+            "invalid UTF-8 bytes replaced with U+FFFD"
+            if utf8
             else "MARC-8 decoding failed; read as UTF-8 with U+FFFD for undecodable bytes"
         )
     except Exception as exc:
@@ -301,7 +303,9 @@ def _record_from_xml(element: etree._Element) -> Record:
                 if isinstance(sub.tag, str) and etree.QName(sub).localname == "subfield"
             ]
             indicators = [(child.get("ind1") or " ")[:1], (child.get("ind2") or " ")[:1]]
-            fields.append(Field(tag=_tag(child), indicators=indicators, subfields=subfields))
+            fields.append(
+                Field(tag=_tag(child), indicators=Indicators(*indicators), subfields=subfields)
+            )
     if not fields:
         raise ValueError("record has no fields")
     record.add_field(*fields)

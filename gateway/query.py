@@ -8,7 +8,7 @@ explicit set of record numbers (a previous result set used as an operand).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "Index",
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class Index(str, Enum):
+class Index(StrEnum):
     """Searchable indexes. Every protocol maps its own index names onto these."""
 
     TITLE = "title"
@@ -53,7 +53,7 @@ KEY_INDEXES = frozenset(
 )
 
 
-class Match(str, Enum):
+class Match(StrEnum):
     """How a term's words meet the indexed text."""
 
     ALL_WORDS = "all"  #: every word somewhere in the field (CQL ``all``, Bath word list)
@@ -62,7 +62,7 @@ class Match(str, Enum):
     EXACT = "exact"  #: the whole field, nothing more (CQL ``==``, Bath complete field)
 
 
-class Relation(str, Enum):
+class Relation(StrEnum):
     """Comparison for ordered indexes (dates/years)."""
 
     EQ = "="
@@ -138,7 +138,7 @@ class AllRecords:
 Query = Term | And | Or | AndNot | RecordNumbers | AllRecords
 
 
-class SortField(str, Enum):
+class SortField(StrEnum):
     """Orders the store can sort a result by."""
 
     RELEVANCE = "relevance"

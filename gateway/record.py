@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 from pymarc import Field, Record, Subfield
+from pymarc.field import Indicators
 
 from crosswalks.vietnamese import normalize
 
@@ -238,8 +239,13 @@ def _fields_from_json(fields: Iterable[object]) -> list[Field]:
                 for sub in body.get("subfields") or []
                 for code, value in sub.items()
             ]
-            indicators = [str(body.get("ind1", " "))[:1] or " ", str(body.get("ind2", " "))[:1] or " "]
-            result.append(Field(tag=str(tag), indicators=indicators, subfields=subfields))
+            indicators = [
+                str(body.get("ind1", " "))[:1] or " ",
+                str(body.get("ind2", " "))[:1] or " ",
+            ]
+            result.append(
+                Field(tag=str(tag), indicators=Indicators(*indicators), subfields=subfields)
+            )
         else:
             result.append(Field(tag=str(tag), data=str(body)))
     return result

@@ -18,9 +18,9 @@ from typing import Any
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import (
     FilteringLogObserver,
+    Logger,
     LogLevel,
     LogLevelFilterPredicate,
-    Logger,
     globalLogBeginner,
     textFileLogObserver,
 )
@@ -51,8 +51,11 @@ class ServerAddresses:
 def start_logging(level: str = "info", stream: Any = None) -> None:
     """Send Twisted's and the gateway's log events to standard output."""
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
-    observer = FilteringLogObserver(textFileLogObserver(stream or sys.stdout), [predicate])
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    observer = FilteringLogObserver(
+        textFileLogObserver(stream or sys.stdout),  # type: ignore[arg-type]
+        [predicate],  # type: ignore[list-item]
+    )
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)  # type: ignore[list-item]
 
 
 class HealthResource(resource.Resource):
@@ -72,16 +75,17 @@ class HealthResource(resource.Resource):
         deferred = self.context.in_thread(self.context.store.count)
 
         def answer(records: int | None, error: str | None = None) -> None:
+            store: dict[str, Any] = {"reachable": error is None, "records": records}
             body = {
                 "status": "ok" if error is None else "degraded",
                 "version": __version__,
-                "store": {"reachable": error is None, "records": records},
+                "store": store,
                 "uptime_seconds": round(time.monotonic() - self.context.started, 1),
                 "endpoints": self.context.config.enabled_endpoints,
                 "addresses": self.context.addresses,
             }
             if error is not None:
-                body["store"]["error"] = error
+                store["error"] = error
                 request.setResponseCode(503)
             if not gone:
                 request.write(json.dumps(body, ensure_ascii=False).encode("utf-8"))
@@ -122,7 +126,7 @@ class RootResource(resource.Resource):
             '<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">'
             f"<title>{name}</title></head><body><h1>{name}</h1>"
             "<p>Cổng liên thông thư viện / Library interoperability gateway</p>"
-            f"<ul>{links}{tcp}<li><a href=\"/health\">health</a></li></ul></body></html>"
+            f'<ul>{links}{tcp}<li><a href="/health">health</a></li></ul></body></html>'
         )
         return page.encode("utf-8")
 
@@ -162,7 +166,7 @@ class GatewayServer:
 
     def _listen(self) -> None:
         root = RootResource(self.context)
-        root.putChild(b"health", HealthResource(self.context))
+        root.putChild(b"health", HealthResource(self.context))  # type: ignore[arg-type]
         tcp_factories = {}
         for name in self.context.config.enabled_endpoints:
             spec = ENDPOINT_SPECS[name]
@@ -187,7 +191,7 @@ class GatewayServer:
     def stop(self) -> None:
         """Stop listening and drain the thread pool (idempotent)."""
         for port in self.listening.values():
-            port.stopListening()
+            port.stopListening()  # type: ignore[misc]
         self.listening.clear()
         if self.pool.started:
             self.pool.stop()

@@ -56,7 +56,9 @@ def make_marc(
     return record
 
 
-def make_record(local_id: str, title: str, *, source: str = "lib-a", **fields: object) -> CanonicalRecord:
+def make_record(
+    local_id: str, title: str, *, source: str = "lib-a", **fields: object
+) -> CanonicalRecord:
     """A canonical record of ``source`` built with :func:`make_marc`."""
     marc = make_marc(local_id, title, **fields)  # type: ignore[arg-type]
     return canonical_from_marc(marc, source=source, namespace=NAMESPACE)

@@ -83,7 +83,7 @@ def test_config_that_is_a_folder_or_not_utf8(tmp_path: Path) -> None:
     (problem,) = _problems(folder)
     assert "cannot read" in problem
     latin = tmp_path / "latin.yaml"
-    latin.write_bytes("gateway:\n  name: Thư viện\n".encode("utf-8").replace(b"\xc6\xb0", b"\xf0"))
+    latin.write_bytes("gateway:\n  name: Thư viện\n".encode().replace(b"\xc6\xb0", b"\xf0"))
     (problem,) = _problems(latin)
     assert "not UTF-8" in problem and ":2:" in problem
 

@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_health(url: str, process: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+def _wait_for_health(
+    url: str, process: subprocess.Popen[str], timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

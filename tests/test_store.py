@@ -190,7 +190,10 @@ def test_booleans(catalogue: RecordStore) -> None:
     """AND, OR and AND-NOT, also mixing word terms with keys and dates."""
     lich_su = Term(Index.SUBJECT, "lich su")
     assert _set(catalogue, And(lich_su, Term(Index.DATE, "2005"))) == {"2"}
-    assert _set(catalogue, Or(Term(Index.TITLE, "zorro"), Term(Index.AUTHOR, "karnow"))) == {"5", "6"}
+    assert _set(catalogue, Or(Term(Index.TITLE, "zorro"), Term(Index.AUTHOR, "karnow"))) == {
+        "5",
+        "6",
+    }
     assert _set(catalogue, AndNot(lich_su, Term(Index.TITLE, "hien dai"))) == {"1"}
     assert _set(catalogue, AndNot(AllRecords(), Term(Index.SOURCE, "lib-a"))) == {"6", "7"}
     nested = Or(And(lich_su, Term(Index.PUBLISHER, "giao duc")), Term(Index.ISSN, "1859-1434"))
@@ -252,7 +255,9 @@ def test_relevance_and_paging(catalogue: RecordStore) -> None:
         assert result.total == len(whole)
         pages.extend(r.local_id for r in result.records)
     assert pages == whole
-    assert catalogue.search_numbers(query) == [r.number for r in catalogue.search(query, limit=99).records]
+    assert catalogue.search_numbers(query) == [
+        r.number for r in catalogue.search(query, limit=99).records
+    ]
     assert catalogue.search(query, limit=0).records == []
 
 
@@ -334,8 +339,12 @@ def test_keyset_paging_under_concurrent_updates(store: RecordStore) -> None:
         round_number += 1
         # Meanwhile a sync updates one record already read and one not read yet.
         if round_number <= 4:
-            store.upsert([make_record(f"{round_number:03d}", f"Sửa {round_number}"),
-                          make_record(f"{59 - round_number:03d}", f"Sửa {59 - round_number}")])
+            store.upsert(
+                [
+                    make_record(f"{round_number:03d}", f"Sửa {round_number}"),
+                    make_record(f"{59 - round_number:03d}", f"Sửa {59 - round_number}"),
+                ]
+            )
     assert len(seen) == len(set(seen)), "a change was read twice"
     assert {local_id for local_id, _ in seen} == {f"{i:03d}" for i in range(60)}
     for n in range(1, 5):
@@ -350,7 +359,9 @@ def test_concurrent_writers_and_readers(store: RecordStore) -> None:
     def writer(prefix: str) -> None:
         try:
             for batch in range(5):
-                store.upsert([make_record(f"{prefix}{batch}-{i}", f"Sách {prefix}") for i in range(20)])
+                store.upsert(
+                    [make_record(f"{prefix}{batch}-{i}", f"Sách {prefix}") for i in range(20)]
+                )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -379,3 +390,29 @@ def test_stats(catalogue: RecordStore) -> None:
     assert (stats["lib-a"].records, stats["lib-b"].records) == (5, 2)
     assert stats["lib-a"].last_change is not None
     assert catalogue.count() == 7
+
+
+def test_scan_codes_years_and_sources(catalogue: RecordStore) -> None:
+    """Browsing indexes of codes, years and member libraries."""
+    years = catalogue.scan(Index.DATE, "2005", before=1, after=2)
+    assert [(t.term, t.count) for t in years] == [("1999", 1), ("2005", 2), ("2010", 1)]
+    sources = catalogue.scan(Index.SOURCE, "", after=5)
+    assert [(t.term, t.count) for t in sources] == [("lib-a", 5), ("lib-b", 2)]
+    isbns = catalogue.scan(Index.ISBN, "0", after=5)
+    assert [t.term for t in isbns] == ["9780198526636", "9786041000003"]
+    languages = catalogue.scan(Index.LANGUAGE, "e", after=5)
+    assert [(t.term, t.count) for t in languages] == [("eng", 2), ("vie", 5)]
+
+
+def test_updates_replace_index_entries(store: RecordStore) -> None:
+    """After an update or a deletion, the old headings, codes and words find nothing."""
+    store.upsert([make_record("U", "Sông Hương", isbn="9786041000003", subjects=("Huế",))])
+    store.upsert([make_record("U", "Núi Ngự", isbn="0198526636", subjects=("Bình",))])
+    assert store.search(Term(Index.TITLE, "song huong")).total == 0
+    assert store.search(Term(Index.TITLE, "Sông Hương", Match.EXACT)).total == 0
+    assert store.search(Term(Index.ISBN, "9786041000003")).total == 0
+    assert [t.term for t in store.scan(Index.SUBJECT, "", after=9)] == ["Bình"]
+    assert store.search(Term(Index.TITLE, "Núi Ngự", Match.EXACT)).total == 1
+    store.delete("lib-a", ["U"])
+    assert store.scan(Index.SUBJECT, "", after=9) == []
+    assert store.search(Term(Index.ISBN, "0198526636")).total == 0

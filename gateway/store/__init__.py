@@ -37,7 +37,7 @@ def open_store(location: str | Path, *, create: bool = True) -> RecordStore:
     if text.startswith(("postgresql:", "postgres:")):
         raise StoreError("the PostgreSQL store is not part of this version yet; use SQLite")
     if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///"):]
+        text = text[len("sqlite:///") :]
     elif "://" in text:
         raise StoreError(f"unknown store URL scheme in {text!r} (use a file path or sqlite:///)")
     from .sqlite import SQLiteStore

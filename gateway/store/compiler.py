@@ -30,10 +30,11 @@ from ..query import (
     Term,
 )
 
-__all__ = ["FtsExpression", "SqlSelect", "SqlCompiler"]
+__all__ = ["Compiled", "FtsExpression", "SqlSelect", "SqlCompiler"]
 
 _YEAR_DIGITS = re.compile(r"\d{1,4}")
 _KEY_END = "\U0010ffff"
+_HEADING_INDEXES = ("title", "author", "subject", "publisher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,9 @@ class SqlCompiler:
             raise QueryError("the term has no searchable words", index=term.index.value,
                              value=term.value)  # fmt: skip
         # "other" holds only text that no named column has, so ANY searches all five.
-        column = "{" + (" ".join(WORD_COLUMNS) if term.index is Index.ANY else term.index.value) + "}"
+        column = (
+            "{" + (" ".join(WORD_COLUMNS) if term.index is Index.ANY else term.index.value) + "}"
+        )
         star = " *" if term.truncated else ""
         if term.match is Match.PHRASE:
             return FtsExpression(f'{column} : "{" ".join(words)}"{star}')
@@ -134,28 +137,41 @@ class SqlCompiler:
         operator = " OR " if term.match is Match.ANY_WORD else " AND "
         return FtsExpression(f"{column} : ({operator.join(quoted)})")
 
-    @staticmethod
-    def _key(term: Term) -> SqlSelect:
-        indexes = (
-            [Index.TITLE.value, Index.AUTHOR.value, Index.SUBJECT.value, Index.PUBLISHER.value]
-            if term.index is Index.ANY
-            else [term.index.value]
-        )
-        marks = ",".join("?" * len(indexes))
+    def _key(self, term: Term) -> Compiled:
+        if term.index in TEXT_INDEXES:
+            return self._exact_text(term)
         if term.truncated:
             prefix = _prefix_key(term)
             return SqlSelect(
-                f"SELECT number FROM record_keys WHERE idx IN ({marks}) AND key >= ? AND key < ?",
-                [*indexes, prefix, prefix + _KEY_END],
+                "SELECT number FROM codes WHERE idx = ? AND key >= ? AND key < ?",
+                [term.index.value, prefix, prefix + _KEY_END],
             )
         key = key_for(term.index, term.value)
         if key is None:
             # A value that cannot be a key of this index (an "ISBN" without digits) matches
             # nothing; it is not an error a cataloguer needs to see.
             return SqlSelect("SELECT number FROM records WHERE 0")
+        return SqlSelect("SELECT number FROM codes WHERE idx = ? AND key = ?",
+                         [term.index.value, key])  # fmt: skip
+
+    def _exact_text(self, term: Term) -> SqlSelect:
+        """Whole-heading match: records with all the words, whose stored heading key
+        equals (or, truncated, starts with) the folded value."""
+        candidates = self._words(Term(term.index, term.value, Match.ALL_WORDS, term.truncated))
+        names = list(_HEADING_INDEXES) if term.index is Index.ANY else [term.index.value]
+        marks = ",".join("?" * len(names))
+        key = " ".join(fold_words(term.value))
+        if term.truncated:
+            test, value = "substr(json_extract(j.value, '$[1]'), 1, ?) = ?", [len(key), key]
+        else:
+            test, value = "json_extract(j.value, '$[1]') = ?", [key]
         return SqlSelect(
-            f"SELECT number FROM record_keys WHERE idx IN ({marks}) AND key = ?",
-            [*indexes, key],
+            "SELECT r.number FROM records r WHERE r.number IN "
+            "(SELECT rowid FROM record_text WHERE record_text MATCH ?) AND EXISTS "
+            "(SELECT 1 FROM json_each(r.keys) j WHERE "
+            f"json_extract(j.value, '$[0]') IN ({marks}) AND {test})",
+            [candidates.text, *names, *value],
+            candidates.text,
         )
 
     @staticmethod

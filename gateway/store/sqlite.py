@@ -11,14 +11,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..indexing import TEXT_HEADINGS, PreparedRecord, heading_sort, prepare_record
 from ..query import Index, Query, SortField, SortKey
 from ..record import CanonicalRecord, Item, StoredRecord, marc_from_json, parse_oai_identifier
-from .compiler import FtsExpression, SqlCompiler
+from .compiler import Compiled, FtsExpression, SqlCompiler
 from .interface import (
     Change,
     FeedPosition,
@@ -29,6 +29,7 @@ from .interface import (
     StoreError,
     WriteSummary,
 )
+
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS records (
     title_sort     TEXT NOT NULL DEFAULT '',
     author_sort    TEXT NOT NULL DEFAULT '',
     year           INTEGER,
+    keys           TEXT NOT NULL DEFAULT '[]',
     UNIQUE (source, local_id)
 );
 CREATE INDEX IF NOT EXISTS records_feed ON records (datestamp, sequence);
@@ -61,29 +63,31 @@ CREATE TABLE IF NOT EXISTS memberships (
     active   INTEGER NOT NULL,
     PRIMARY KEY (number, set_spec)
 ) WITHOUT ROWID;
--- Exact-match keys and browse headings; keyed by record first so a record's rows are
--- replaced with one range delete.
-CREATE TABLE IF NOT EXISTS record_keys (
-    number  INTEGER NOT NULL,
-    idx     TEXT NOT NULL,
-    key     TEXT NOT NULL,
-    sort    TEXT NOT NULL,
-    display TEXT NOT NULL,
-    PRIMARY KEY (number, idx, key)
+-- Codes (ISBN, ISSN, control numbers, languages) by exact key. Each table is its own
+-- index (no secondary indexes to maintain on import); a record's rows are found for
+-- deletion through the [index, key, sort] list kept in records.keys.
+CREATE TABLE IF NOT EXISTS codes (
+    idx    TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    PRIMARY KEY (idx, key, number)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS record_keys_match ON record_keys (idx, key);
--- Only text headings browse by a sort key of their own; codes browse by their key.
-CREATE INDEX IF NOT EXISTS record_keys_browse ON record_keys (idx, sort)
-    WHERE idx IN ('title', 'author', 'subject', 'publisher');
+-- Text headings (title, author, subject, publisher) in browse order. Exact matching of
+-- these is a word search in record_text checked against records.keys.
+CREATE TABLE IF NOT EXISTS headings (
+    idx     TEXT NOT NULL,
+    sort    TEXT NOT NULL,
+    number  INTEGER NOT NULL,
+    display TEXT NOT NULL,
+    PRIMARY KEY (idx, sort, number)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
     title, author, subject, publisher, other,
     tokenize = "unicode61 remove_diacritics 0"
 );
 """
 
-_RECORD_COLUMNS = (
-    "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, marc"
-)
+_RECORD_COLUMNS = "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, marc"
 
 
 class SQLiteStore(RecordStore):
@@ -173,9 +177,9 @@ class SQLiteStore(RecordStore):
                     summary.updated += 1
                 existing[(item.source, item.local_id)] = (record_number, item.content_hash, False)
                 indexed[record_number] = item
+            self._drop_indexes(db, sorted(replaced))
             db.executemany(_INSERT_RECORD, inserts)
             db.executemany(_UPDATE_RECORD, updates)
-            self._drop_indexes(db, sorted(replaced))
             self._write_indexes(db, indexed)
             db.execute("COMMIT")
         except BaseException:
@@ -200,13 +204,13 @@ class SQLiteStore(RecordStore):
                     continue
                 sequence += 1
                 tombstones.append((stamp, sequence, found[0]))
-            db.executemany(
-                "UPDATE records SET deleted = 1, content_hash = '', datestamp = ?, sequence = ? "
-                "WHERE number = ?",
-                tombstones,
-            )
             # Memberships stay active: a tombstone is announced in the sets it was in.
             self._drop_indexes(db, [number for _, _, number in tombstones], memberships=False)
+            db.executemany(
+                "UPDATE records SET deleted = 1, content_hash = '', datestamp = ?, sequence = ?, "
+                "keys = '[]' WHERE number = ?",
+                tombstones,
+            )
             summary.deleted = len(tombstones)
             db.execute("COMMIT")
         except BaseException:
@@ -250,11 +254,25 @@ class SQLiteStore(RecordStore):
     def _drop_indexes(
         db: sqlite3.Connection, numbers: list[int], *, memberships: bool = True
     ) -> None:
+        """Remove the index entries of ``numbers`` (call before their row is rewritten)."""
         if not numbers:
             return
         params = [(n,) for n in numbers]
+        codes: list[tuple[str, str, int]] = []
+        headings: list[tuple[str, str, int]] = []
+        rows = db.execute(
+            "SELECT number, keys FROM records WHERE number IN (SELECT value FROM json_each(?))",
+            (json.dumps(numbers),),
+        )
+        for number, keys in rows:
+            for index, key, sort in json.loads(keys):
+                if sort:
+                    headings.append((index, sort, number))
+                else:
+                    codes.append((index, key, number))
+        db.executemany("DELETE FROM codes WHERE idx = ? AND key = ? AND number = ?", codes)
+        db.executemany("DELETE FROM headings WHERE idx = ? AND sort = ? AND number = ?", headings)
         db.executemany("DELETE FROM record_text WHERE rowid = ?", params)
-        db.executemany("DELETE FROM record_keys WHERE number = ?", params)
         if memberships:
             # Sets the record has left stay as inactive memberships: the record then shows
             # up as deleted in those sets' feeds instead of silently vanishing from them.
@@ -267,10 +285,18 @@ class SQLiteStore(RecordStore):
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(number, *item.index.words) for number, item in indexed.items()],
         )
+        codes = []
+        headings = []
+        for number, item in indexed.items():
+            for index, key, sort, display in item.index.keys:
+                if index in _HEADING_NAMES:
+                    headings.append((index, sort, number, display))
+                else:
+                    codes.append((index, key, number))
+        db.executemany("INSERT OR IGNORE INTO codes (idx, key, number) VALUES (?, ?, ?)", codes)
         db.executemany(
-            "INSERT OR IGNORE INTO record_keys (number, idx, key, sort, display) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(number, *key) for number, item in indexed.items() for key in item.index.keys],
+            "INSERT OR IGNORE INTO headings (idx, sort, number, display) VALUES (?, ?, ?, ?)",
+            headings,
         )
         db.executemany(
             "INSERT INTO memberships (number, set_spec, active) VALUES (?, ?, 1) "
@@ -280,10 +306,14 @@ class SQLiteStore(RecordStore):
 
     # -- reading ----------------------------------------------------------------------
     def get(self, source: str, local_id: str) -> StoredRecord | None:
-        row = self._connection().execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE source = ? AND local_id = ?",
-            (source, local_id),
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE source = ? AND local_id = ?",
+                (source, local_id),
+            )
+            .fetchone()
+        )
         return _stored(row) if row else None
 
     def get_by_oai_identifier(self, identifier: str) -> StoredRecord | None:
@@ -297,11 +327,15 @@ class SQLiteStore(RecordStore):
     def fetch(self, numbers: Sequence[int]) -> list[StoredRecord]:
         if not numbers:
             return []
-        rows = self._connection().execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records "
-            "WHERE number IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(numbers)),),
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records "
+                "WHERE number IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(numbers)),),
+            )
+            .fetchall()
+        )
         by_number = {row[0]: _stored(row) for row in rows}
         return [by_number[n] for n in numbers if n in by_number]
 
@@ -339,7 +373,7 @@ class SQLiteStore(RecordStore):
         return self._ordered_numbers(SqlCompiler().compile(query), sort, 0, -1)
 
     def _ordered_numbers(
-        self, compiled: object, sort: Sequence[SortKey], offset: int, limit: int
+        self, compiled: Compiled, sort: Sequence[SortKey], offset: int, limit: int
     ) -> list[int]:
         db = self._connection()
         keys = [k for k in sort if k.field is not SortField.RELEVANCE] if sort else []
@@ -371,9 +405,7 @@ class SQLiteStore(RecordStore):
         )
         return [row[0] for row in db.execute(sql, (*params, limit, offset))]
 
-    def scan(
-        self, index: Index, start: str, *, before: int = 0, after: int = 20
-    ) -> list[ScanTerm]:
+    def scan(self, index: Index, start: str, *, before: int = 0, after: int = 20) -> list[ScanTerm]:
         origin = heading_sort(index, start)
         preceding = self._browse(index, "<", origin, before)[::-1] if before > 0 else []
         following = self._browse(index, ">=", origin, after) if after > 0 else []
@@ -395,15 +427,15 @@ class SQLiteStore(RecordStore):
         elif index in TEXT_HEADINGS or index is Index.ANY:
             names = _BROWSE_ALL if index is Index.ANY else (index.value,)
             marks = ",".join("?" * len(names))
-            # The literal IN list lets SQLite use the partial browse index.
-            sql = ("SELECT sort, min(display), count(DISTINCT number) FROM record_keys "
-                   f"WHERE idx IN ('title', 'author', 'subject', 'publisher') "
-                   f"AND idx IN ({marks}) AND sort {op} ? "
+            sql = ("SELECT sort, min(display), count(DISTINCT number) FROM headings "
+                   f"WHERE idx IN ({marks}) AND sort {op} ? "
                    f"GROUP BY sort ORDER BY sort {direction} LIMIT ?")  # fmt: skip
             params = (*names, origin, limit)
         else:
-            sql = ("SELECT key, min(display), count(DISTINCT number) FROM record_keys "
-                   f"WHERE idx = ? AND key {op} ? GROUP BY key ORDER BY key {direction} LIMIT ?")
+            sql = (
+                "SELECT key, key, count(*) FROM codes "
+                f"WHERE idx = ? AND key {op} ? GROUP BY key ORDER BY key {direction} LIMIT ?"
+            )
             params = (index.value, origin, limit)
         rows = self._connection().execute(sql, params).fetchall()
         return [(display, count) for _, display, count in rows]
@@ -424,12 +456,16 @@ class SQLiteStore(RecordStore):
         if after is not None:
             where.append("(r.datestamp, r.sequence) > (?, ?)")
             params.extend([_epoch(after.datestamp), after.sequence])
-        rows = self._connection().execute(
-            f"SELECT r.number, r.source, r.local_id, r.oai_identifier, r.datestamp, r.deleted, "
-            f"r.sets, r.items, r.marc, r.sequence, {in_set} AS in_set FROM records r "
-            f"WHERE {' AND '.join(where) or '1'} ORDER BY r.datestamp, r.sequence LIMIT ?",
-            (*in_set_params, *params, limit),
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT r.number, r.source, r.local_id, r.oai_identifier, r.datestamp, r.deleted, "
+                f"r.sets, r.items, r.marc, r.sequence, {in_set} AS in_set FROM records r "
+                f"WHERE {' AND '.join(where) or '1'} ORDER BY r.datestamp, r.sequence LIMIT ?",
+                (*in_set_params, *params, limit),
+            )
+            .fetchall()
+        )
         changes = []
         for row in rows:
             record = _stored(row[:9])
@@ -471,10 +507,14 @@ class SQLiteStore(RecordStore):
 
     # -- statistics -------------------------------------------------------------------
     def source_stats(self) -> list[SourceStats]:
-        rows = self._connection().execute(
-            "SELECT source, sum(deleted = 0), sum(deleted), max(datestamp) FROM records "
-            "GROUP BY source ORDER BY source"
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT source, sum(deleted = 0), sum(deleted), max(datestamp) FROM records "
+                "GROUP BY source ORDER BY source"
+            )
+            .fetchall()
+        )
         return [
             SourceStats(source, live, dead, _from_epoch(last) if last else None)
             for source, live, dead, last in rows
@@ -486,7 +526,8 @@ class SQLiteStore(RecordStore):
 
     def count(self) -> int:
         return int(
-            self._connection().execute("SELECT count(*) FROM records WHERE deleted = 0")
+            self._connection()
+            .execute("SELECT count(*) FROM records WHERE deleted = 0")
             .fetchone()[0]
         )
 
@@ -496,20 +537,30 @@ class SQLiteStore(RecordStore):
 
 _INSERT_RECORD = (
     "INSERT INTO records (number, source, local_id, oai_identifier, datestamp, sequence, "
-    "deleted, content_hash, marc, sets, items, title_sort, author_sort, year) "
-    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+    "deleted, content_hash, marc, sets, items, title_sort, author_sort, year, keys) "
+    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE_RECORD = (
     "UPDATE records SET source = ?, local_id = ?, oai_identifier = ?, datestamp = ?, "
     "sequence = ?, deleted = 0, content_hash = ?, marc = ?, sets = ?, items = ?, "
-    "title_sort = ?, author_sort = ?, year = ? WHERE number = ?"
+    "title_sort = ?, author_sort = ?, year = ?, keys = ? WHERE number = ?"
 )
 
 
 def _record_row(number: int, item: PreparedRecord, stamp: int, sequence: int) -> tuple[object, ...]:
     return (number, item.source, item.local_id, item.oai_identifier, stamp, sequence,
             item.content_hash, item.marc_json, json.dumps(item.sets, ensure_ascii=False),
-            item.items_json, item.index.title_sort, item.index.author_sort, item.index.year)  # fmt: skip
+            item.items_json, item.index.title_sort, item.index.author_sort, item.index.year,
+            _keys_json(item))  # fmt: skip
+
+
+def _keys_json(item: PreparedRecord) -> str:
+    """[index, key, sort] of every key; sort is empty for codes (see _drop_indexes)."""
+    return json.dumps(
+        [[index, key, sort if index in _HEADING_NAMES else ""]
+         for index, key, sort, _ in item.index.keys],
+        ensure_ascii=False,
+    )  # fmt: skip
 
 
 def _epoch(moment: datetime) -> int:
@@ -549,7 +600,7 @@ def _feed_filter(
     """
     where: list[str] = []
     params: list[object] = []
-    in_set, in_set_params = "1", []
+    in_set, in_set_params = "1", list[object]()
     if set_spec is not None:
         in_set = (
             "(SELECT max(m.active) FROM memberships m WHERE m.number = r.number AND "
@@ -566,9 +617,10 @@ def _feed_filter(
 
 
 _BROWSE_ALL = (Index.TITLE.value, Index.AUTHOR.value, Index.SUBJECT.value)
+_HEADING_NAMES = frozenset(index.value for index in TEXT_HEADINGS)
 
 
-def _sort_text(column: str) -> object:
+def _sort_text(column: str) -> Callable[[bool], str]:
     def order(descending: bool) -> str:
         # Records without the value sort last in both directions.
         return f"(r.{column} = '') , r.{column} {'DESC' if descending else 'ASC'}"
@@ -576,7 +628,7 @@ def _sort_text(column: str) -> object:
     return order
 
 
-_ORDER = {
+_ORDER: dict[SortField, Callable[[bool], str]] = {
     SortField.TITLE: _sort_text("title_sort"),
     SortField.AUTHOR: _sort_text("author_sort"),
     SortField.DATE: lambda descending: (
