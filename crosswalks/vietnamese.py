@@ -110,40 +110,37 @@ _DROP_TONES = str.maketrans(dict.fromkeys(TONE_MARKS))
 # Word separators in NFD text: combining marks belong to their letter, not to a gap.
 _NFD_SEPARATORS = re.compile(r"(?:[^\w\u0300-\u036f]|_)+")
 # Secondary level: the text with each tone mark turned into a character above every
-# letter and other marks removed. Keys of equal primary level have the same letters, so
-# the first difference is the first letter whose tone differs; "no tone" (the next letter,
-# a space, or the end) sorts first, and the tones in between sort in Vietnamese order.
+# letter and other marks removed, cut after its last tone (empty without tones). Keys of
+# equal primary level have the same letters, so the first difference is the first letter
+# whose tone differs; "no tone" (the next letter, a space, or the end) sorts first, and
+# the tones in between sort in Vietnamese order. Cutting keeps keys short: English text
+# has no secondary level at all.
+_TONE_CHARS = [chr(0x10FFF0 + rank) for rank in range(len(TONE_MARKS))]
 _TONE_HIGH: dict[int, str | None] = dict.fromkeys(range(0x300, 0x370))
-_TONE_HIGH.update({ord(m): chr(0x10FFF0 + rank) for rank, m in enumerate(TONE_MARKS)})
+_TONE_HIGH.update({ord(m): _TONE_CHARS[rank] for rank, m in enumerate(TONE_MARKS)})
 _LEVEL_SEPARATOR = "\x01"
 
 
-def sort_key(text: str, *, with_case: bool = True) -> str:
+def sort_key(text: str) -> str:
     """Return a string whose plain code-point order is Vietnamese alphabetical order.
 
-    The key has three levels separated by U+0001: letters (with ă â đ ê ô ơ ư as letters of
-    their own), then tones, then case. Because it is an ordinary string, any store can sort
-    on it with a binary collation (SQLite, PostgreSQL ``COLLATE "C"``) without ICU.
-    Punctuation is ignored and runs of spaces count once, so "Nguyễn, Du" sorts as
-    "Nguyễn Du". Without ``with_case`` the key has only two levels, so headings that differ
-    only in case ("Lịch sử" / "LỊCH SỬ") share one key, as browse lists want.
+    The key has two levels separated by U+0001: letters (with ă â đ ê ô ơ ư as letters of
+    their own), then tones. Because it is an ordinary string, any store can sort on it with
+    a binary collation (SQLite, PostgreSQL ``COLLATE "C"``) without ICU. Case and
+    punctuation are ignored and runs of spaces count once, so "Nguyễn, Du" and "NGUYỄN DU"
+    share a key (one heading in a browse list); ties are for the caller to break.
     """
     if text.isascii():
-        # No marks, so no tones: the primary level is the letters mapped byte-wise and the
-        # secondary level has nothing to add beyond the same letters.
+        # No marks, so no tones: the letters mapped byte-wise, and no secondary level.
         cleaned = " ".join(_NON_WORD.split(text.lower())).strip()
-        levels = [cleaned.encode("ascii").translate(_ASCII_PRIMARY).decode("ascii"), cleaned]
-        if with_case:
-            levels.append(text)
-        return _LEVEL_SEPARATOR.join(levels)
+        return cleaned.encode("ascii").translate(_ASCII_PRIMARY).decode("ascii") + "\x01"
     decomposed = unicodedata.normalize("NFD", text).lower()
     cleaned = " ".join(_NFD_SEPARATORS.split(decomposed)).strip()
     shaped = _SHAPED.sub(_join_shape, cleaned.translate(_DROP_TONES))
     primary = _ANY_COMBINING.sub("", shaped).translate(_PRIMARY)
-    levels = [primary, cleaned.translate(_TONE_HIGH)]
-    if with_case:
-        levels.append(unicodedata.normalize("NFC", text))
-    return _LEVEL_SEPARATOR.join(levels)
+    tones = cleaned.translate(_TONE_HIGH)
+    last = max(tones.rfind(mark) for mark in _TONE_CHARS)
+    return primary + _LEVEL_SEPARATOR + tones[: last + 1]
 
 
 def _join_shape(match: re.Match[str]) -> str:

@@ -9,6 +9,7 @@ the configuration or the command line.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -21,6 +22,7 @@ from .config import Config, ConfigError, find_config, load_config, render_config
 from .server import ServerAddresses
 
 EXIT_WORK = 1
+_PARALLEL_IMPORT_BYTES = 8_000_000
 EXIT_CONFIG = 2
 
 
@@ -129,8 +131,15 @@ def config_check(ctx: click.Context) -> None:
 @main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--source", "source", help="Member library id the records belong to.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Parser processes for ISO 2709 files (default: one per CPU for large imports).",
+)
 @click.pass_context
-def import_command(ctx: click.Context, files: tuple[str, ...], source: str | None) -> None:
+def import_command(
+    ctx: click.Context, files: tuple[str, ...], source: str | None, workers: int | None
+) -> None:
     """Load MARC files (ISO 2709 UTF-8 or MARC-8, MARCXML, MARC-in-JSON; detected).
 
     Broken records are reported (file, record number, byte offset, reason) and skipped;
@@ -154,6 +163,9 @@ def import_command(ctx: click.Context, files: tuple[str, ...], source: str | Non
               f"(known: {', '.join(library_ids)})", EXIT_CONFIG)  # fmt: skip
     store = _open_store(config, create=True)
     total = sum(Path(f).stat().st_size for f in files if Path(f).is_file())
+    if workers is None:
+        # Worker processes pay off once parsing takes longer than starting them.
+        workers = (os.cpu_count() or 1) if total > _PARALLEL_IMPORT_BYTES else 1
     problems: list[str] = []
     try:
         with click.progressbar(length=max(total, 1), label="importing", file=sys.stderr,
@@ -164,6 +176,7 @@ def import_command(ctx: click.Context, files: tuple[str, ...], source: str | Non
                 source=source,
                 namespace=config.values["gateway"]["oai_namespace"],
                 batch_size=config.values["import"]["batch_size"],
+                workers=workers,
                 progress=bar.update,
                 on_problem=lambda p: problems.append(str(p)),
             )

@@ -115,7 +115,7 @@ def heading_sort(index: Index, text: str) -> str:
         match = _YEAR.search(text)
         return match.group(1) if match else text.strip()
     if index in _TEXT_HEADINGS or index is Index.ANY:
-        return sort_key(text, with_case=False)
+        return sort_key(text)
     return key_for(index, text) or ""
 
 
@@ -221,10 +221,11 @@ def index_record(record: Record) -> IndexedRecord:
         if key is None or (index.value, key, display) in seen:
             continue
         seen.add((index.value, key, display))
-        sort = sort_key(display, with_case=False) if index in _TEXT_HEADINGS else key
+        sort = sort_key(display) if index in _TEXT_HEADINGS else key
         keys.append((index.value, key, sort, display))
         if index is Index.AUTHOR and not out.author_sort:
-            out.author_sort = sort_key(display)
+            out.author_sort = sort
+
     out.year = year_of(record)
     out.title_sort = sort_key(_nonfiling(record))
     return out

@@ -193,3 +193,21 @@ def test_large_file_spot_check(sqlite_store: RecordStore) -> None:
     by_ten = {r.local_id for r in sqlite_store.search(Term(Index.ISBN, ten[0])).records}
     by_13 = {r.local_id for r in sqlite_store.search(Term(Index.ISBN, thirteen)).records}
     assert by_ten == by_13 and record["001"].data.strip() in by_ten
+
+
+def test_worker_processes_give_the_same_import(tmp_path: Path) -> None:
+    """Parsing in worker processes changes nothing: same counts, problems and records."""
+    from gateway.store import open_store
+
+    files = [LOC_5000, BROKEN / "bad_too_long_plus_2.mrc", BROKEN / "bad_hathi_records.mrc"]
+    reports = []
+    digests = []
+    for workers in (1, 2):
+        with open_store(tmp_path / f"w{workers}.db") as store:
+            reports.append(import_files(store, files, source="s", namespace=NS, workers=workers))
+            records = store.fetch(list(range(1, store.count() + 10)))
+            digests.append([(r.local_id, marc_to_json(r.marc)) for r in records if r.marc])
+    serial, parallel = reports
+    assert parallel.summary() == serial.summary()
+    assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems]
+    assert digests[0] == digests[1] and len(digests[0]) == 5007
