@@ -131,7 +131,8 @@ SCHEMA: dict[str, Key] = {
                                      check=_one_of(LIBRARY_KINDS)),
                      })),
     "import": Key("map", "Loading MARC files with 'lienthong import'.", children={
-        "batch_size": Key("int", "Records per transaction.", default=1000, minimum=1,
+        "batch_size": Key("int", "Records per transaction (larger batches import faster).",
+                          default=5000, minimum=1,
                           maximum=100000),
     }),
     "logging": Key("map", "Log output (always to standard output).", children={
@@ -187,10 +188,6 @@ class Config:
     def directory(self) -> Path:
         """Folder of the configuration file; relative paths in it are relative to this."""
         return self.file.parent
-
-    def section(self, name: str) -> dict[str, Any]:
-        """One top-level section as a dict."""
-        return dict(self.values[name])
 
     @property
     def store_location(self) -> str:

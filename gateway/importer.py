@@ -153,9 +153,13 @@ def _outcomes(
     runs of a few hundred, with a bounded number of runs in flight (memory stays flat
     however big the file is).
     """
-    if pool is None or file_format(path) is not MarcFormat.ISO2709:
+    if file_format(path) is not MarcFormat.ISO2709:
         for result in read_marc_file(path):
             yield _outcome_of(result, source, namespace)
+        return
+    if pool is None:
+        for frame in frame_iso2709(path):
+            yield _outcome_of(parse_iso2709(frame), source, namespace, frame.end)
         return
     pending: deque[multiprocessing.pool.AsyncResult[list[_Outcome]]] = deque()
     window = 4 * (pool._processes or 1)  # type: ignore[attr-defined]
@@ -182,7 +186,7 @@ def import_files(
     *,
     source: str,
     namespace: str,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     on_problem: Callable[[ImportProblem], None] | None = None,

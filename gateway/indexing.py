@@ -63,7 +63,7 @@ _SPACE = re.compile(r"\s+")
 WORD_COLUMNS = ("title", "author", "subject", "publisher", "other")
 #: Indexes whose headings are browsable text (sorted with Vietnamese sort keys).
 TEXT_HEADINGS = frozenset({Index.TITLE, Index.AUTHOR, Index.SUBJECT, Index.PUBLISHER})
-_TEXT_HEADINGS = TEXT_HEADINGS
+_HEADING_NAMES = frozenset(index.value for index in TEXT_HEADINGS)
 
 
 @dataclass(slots=True)
@@ -114,7 +114,7 @@ def heading_sort(index: Index, text: str) -> str:
     if index is Index.DATE:
         match = _YEAR.search(text)
         return match.group(1) if match else text.strip()
-    if index in _TEXT_HEADINGS or index is Index.ANY:
+    if index in TEXT_HEADINGS or index is Index.ANY:
         return sort_key(text)
     return key_for(index, text) or ""
 
@@ -221,7 +221,7 @@ def index_record(record: Record) -> IndexedRecord:
         if key is None or (index.value, key, display) in seen:
             continue
         seen.add((index.value, key, display))
-        sort = sort_key(display) if index in _TEXT_HEADINGS else key
+        sort = sort_key(display) if index in TEXT_HEADINGS else key
         keys.append((index.value, key, sort, display))
         if index is Index.AUTHOR and not out.author_sort:
             out.author_sort = sort
@@ -244,21 +244,37 @@ class PreparedRecord:
     oai_identifier: str
     marc_json: str
     sets: tuple[str, ...]
+    sets_json: str
     items_json: str
     content_hash: str
     index: IndexedRecord
+    #: JSON [[index, key, sort], ...] with sort empty for codes: what a store needs to find
+    #: and remove this record's index entries later without a reverse index.
+    keys_json: str
 
 
 def prepare_record(record: CanonicalRecord) -> PreparedRecord:
     """Index, serialise and hash ``record`` once, for any store."""
     marc_json = marc_json_text(record.marc)
+    sets = tuple(sorted(record.sets))
+    index = index_record(record.marc)
     return PreparedRecord(
         source=record.source,
         local_id=record.local_id,
         oai_identifier=record.oai_identifier,
         marc_json=marc_json,
-        sets=tuple(sorted(record.sets)),
-        items_json=json.dumps([i.as_dict() for i in record.items], ensure_ascii=False),
+        sets=sets,
+        sets_json=json.dumps(sets, ensure_ascii=False),
+        items_json=json.dumps([i.as_dict() for i in record.items], ensure_ascii=False)
+        if record.items
+        else "[]",
         content_hash=content_digest(marc_json, record.sets, record.items),
-        index=index_record(record.marc),
+        index=index,
+        keys_json=json.dumps(
+            [
+                [name, key, sort if name in _HEADING_NAMES else ""]
+                for name, key, sort, _ in index.keys
+            ],
+            ensure_ascii=False,
+        ),
     )

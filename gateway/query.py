@@ -25,7 +25,6 @@ __all__ = [
     "SortKey",
     "QueryError",
     "TEXT_INDEXES",
-    "KEY_INDEXES",
 ]
 
 
@@ -47,10 +46,6 @@ class Index(StrEnum):
 
 #: Indexes of free text: word, phrase and exact-field matching, browsable headings.
 TEXT_INDEXES = frozenset({Index.TITLE, Index.AUTHOR, Index.SUBJECT, Index.PUBLISHER, Index.ANY})
-#: Indexes of codes and numbers: whole-value matching only.
-KEY_INDEXES = frozenset(
-    {Index.ISBN, Index.ISSN, Index.CONTROL_NUMBER, Index.LANGUAGE, Index.SOURCE}
-)
 
 
 class Match(StrEnum):

@@ -28,7 +28,6 @@ __all__ = [
     "normalize_record",
     "type_of_record",
     "default_sets",
-    "set_ancestors",
     "marc_to_json",
     "marc_json_text",
     "content_digest",
@@ -184,19 +183,6 @@ def type_of_record(record: Record) -> str:
 def default_sets(source: str, record: Record) -> frozenset[str]:
     """Set memberships every record gets: its member library and its type."""
     return frozenset({f"library:{source}", f"type:{type_of_record(record)}"})
-
-
-def set_ancestors(sets: frozenset[str]) -> frozenset[str]:
-    """The sets plus every parent in the ``:`` hierarchy (``library:x`` -> ``library``).
-
-    OAI-PMH says a record in ``a:b`` is also in ``a``; storing parents makes that a plain
-    equality lookup in every store.
-    """
-    out = set(sets)
-    for spec in sets:
-        parts = spec.split(":")
-        out.update(":".join(parts[:i]) for i in range(1, len(parts)))
-    return frozenset(out)
 
 
 def marc_to_json(record: Record) -> dict[str, object]:

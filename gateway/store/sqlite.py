@@ -7,6 +7,7 @@ gets its own connection; SQLite's locking serialises writers and WAL lets reader
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -151,8 +152,7 @@ class SQLiteStore(RecordStore):
         if not prepared:
             return summary
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write_transaction(db):
             stamp, sequence, number = self._commit_clock(db)
             existing = self._existing(db, [(p.source, p.local_id) for p in prepared])
             inserts: list[tuple[object, ...]] = []
@@ -183,10 +183,6 @@ class SQLiteStore(RecordStore):
             db.executemany(_INSERT_RECORD, inserts)
             db.executemany(_UPDATE_RECORD, updates)
             self._write_indexes(db, indexed)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return summary
 
     def delete(self, source: str, local_ids: Iterable[str]) -> WriteSummary:
@@ -195,8 +191,7 @@ class SQLiteStore(RecordStore):
         if not ids:
             return summary
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write_transaction(db):
             stamp, sequence, _ = self._commit_clock(db)
             existing = self._existing(db, [(source, i) for i in ids])
             tombstones = []
@@ -214,10 +209,6 @@ class SQLiteStore(RecordStore):
                 tombstones,
             )
             summary.deleted = len(tombstones)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return summary
 
     @staticmethod
@@ -228,10 +219,13 @@ class SQLiteStore(RecordStore):
         The datestamp never goes below the newest one stored, so a clock stepping back
         cannot put a change before what harvesters have already read.
         """
-        row = db.execute(
-            "SELECT max(datestamp), max(sequence), max(number) FROM records"
+        # Datestamps and sequences grow together, so the last entry of the feed index holds
+        # both maxima (a plain max(sequence) would scan the whole table).
+        last = db.execute(
+            "SELECT datestamp, sequence FROM records ORDER BY datestamp DESC, sequence DESC LIMIT 1"
         ).fetchone()
-        newest, sequence, number = row[0] or 0, row[1] or 0, row[2] or 0
+        newest, sequence = last if last else (0, 0)
+        number = db.execute("SELECT max(number) FROM records").fetchone()[0] or 0
         return max(int(time.time()), newest), sequence, number
 
     @staticmethod
@@ -550,19 +544,23 @@ _UPDATE_RECORD = (
 
 
 def _record_row(number: int, item: PreparedRecord, stamp: int, sequence: int) -> tuple[object, ...]:
+    index = item.index
     return (number, item.source, item.local_id, item.oai_identifier, stamp, sequence,
-            item.content_hash, item.marc_json, json.dumps(item.sets, ensure_ascii=False),
-            item.items_json, item.index.title_sort, item.index.author_sort, item.index.year,
-            _keys_json(item))  # fmt: skip
+            item.content_hash, item.marc_json, item.sets_json, item.items_json,
+            index.title_sort, index.author_sort, index.year, item.keys_json)  # fmt: skip
 
 
-def _keys_json(item: PreparedRecord) -> str:
-    """[index, key, sort] of every key; sort is empty for codes (see _drop_indexes)."""
-    return json.dumps(
-        [[index, key, sort if index in _HEADING_NAMES else ""]
-         for index, key, sort, _ in item.index.keys],
-        ensure_ascii=False,
-    )  # fmt: skip
+@contextlib.contextmanager
+def _write_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction holding the write lock from the start (so the datestamp and
+    sequence taken inside it are in commit order); rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _epoch(moment: datetime) -> int:
