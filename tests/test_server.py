@@ -176,3 +176,31 @@ def test_health_reports_an_unreachable_store(tmp_path: Path) -> None:
     assert request.responseCode == 503
     body = json.loads(b"".join(request.written))
     assert body["store"]["reachable"] is False and "disk I/O error" in body["store"]["error"]
+
+
+class _CallFromThreadReactor:
+    """Just enough reactor for deferToThreadPool: results delivered immediately."""
+
+    def callFromThread(self, function: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        function(*args, **kwargs)
+
+
+def test_store_calls_run_in_the_pool_not_the_calling_thread(tmp_path: Path) -> None:
+    """GatewayContext.in_thread runs blocking work on a pool thread."""
+    import threading
+
+    from twisted.python.threadpool import ThreadPool
+
+    pool = ThreadPool(minthreads=1, maxthreads=1)
+    pool.start()
+    try:
+        context = GatewayContext(config=_config(tmp_path), store=None, pool=pool,  # type: ignore[arg-type]
+                                 reactor=_CallFromThreadReactor())  # fmt: skip
+        done = threading.Event()
+        seen: list[threading.Thread] = []
+        deferred = context.in_thread(lambda: threading.current_thread())
+        deferred.addCallback(lambda thread: (seen.append(thread), done.set()))
+        assert done.wait(10)
+        assert seen[0] is not threading.current_thread()
+    finally:
+        pool.stop()

@@ -353,17 +353,25 @@ class SQLiteStore(RecordStore):
     ) -> SearchResult:
         compiled = SqlCompiler().compile(query)
         db = self._connection()
-        if isinstance(compiled, FtsExpression):
-            total = db.execute(
-                "SELECT count(*) FROM record_text WHERE record_text MATCH ?", (compiled.text,)
-            ).fetchone()[0]
-        else:
-            total = db.execute(
-                f"SELECT count(*) FROM records WHERE deleted = 0 AND number IN ({compiled.sql})",
-                compiled.params,
-            ).fetchone()[0]
-        numbers = self._ordered_numbers(compiled, sort, offset, limit) if limit > 0 else []
-        return SearchResult(total=total, records=self.fetch(numbers))
+        # One read transaction: the count, the page and its records see the same snapshot
+        # even while a sync commits.
+        db.execute("BEGIN")
+        try:
+            if isinstance(compiled, FtsExpression):
+                total = db.execute(
+                    "SELECT count(*) FROM record_text WHERE record_text MATCH ?", (compiled.text,)
+                ).fetchone()[0]
+            else:
+                total = db.execute(
+                    "SELECT count(*) FROM records WHERE deleted = 0 "
+                    f"AND number IN ({compiled.sql})",
+                    compiled.params,
+                ).fetchone()[0]
+            numbers = self._ordered_numbers(compiled, sort, offset, limit) if limit > 0 else []
+            records = self.fetch(numbers)
+        finally:
+            db.execute("COMMIT")
+        return SearchResult(total=total, records=records)
 
     def search_numbers(self, query: Query, *, sort: Sequence[SortKey] = ()) -> list[int]:
         return self._ordered_numbers(SqlCompiler().compile(query), sort, 0, -1)
