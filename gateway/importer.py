@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pymarc import Record
 
@@ -117,9 +118,9 @@ def canonical_from_marc(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """One record's fate, computed where the record was parsed (maybe a worker process)."""
+class _Outcome(NamedTuple):
+    """One record's fate, computed where the record was parsed (maybe a worker process);
+    a NamedTuple because it crosses the process boundary for every record."""
 
     where: str
     prepared: PreparedRecord | None
@@ -145,7 +146,11 @@ def _prepare_frames(frames: list[Frame], source: str, namespace: str) -> list[_O
 
 
 def _outcomes(
-    path: str | Path, source: str, namespace: str, pool: multiprocessing.pool.Pool | None
+    path: str | Path,
+    source: str,
+    namespace: str,
+    pool: multiprocessing.pool.Pool | None,
+    workers: int,
 ) -> Iterator[_Outcome]:
     """Every record of one file as an outcome, in file order.
 
@@ -162,7 +167,7 @@ def _outcomes(
             yield _outcome_of(parse_iso2709(frame), source, namespace, frame.end)
         return
     pending: deque[multiprocessing.pool.AsyncResult[list[_Outcome]]] = deque()
-    window = 4 * (pool._processes or 1)  # type: ignore[attr-defined]
+    window = 4 * workers
     run: list[Frame] = []
     for frame in frame_iso2709(path):
         run.append(frame)
@@ -212,7 +217,7 @@ def import_files(
             label = str(path)
             done = 0
             try:
-                for outcome in _outcomes(path, source, namespace, pool):
+                for outcome in _outcomes(path, source, namespace, pool, workers):
                     report.read += 1
                     if progress and outcome.end > done:
                         progress(outcome.end - done)

@@ -77,6 +77,12 @@ class IndexedRecord:
     author_sort: str = ""
     year: int | None = None
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Positional pickling: import workers send one of these per record, and the
+        # generic slots-dataclass path costs more than building the record did.
+        return (IndexedRecord, (self.words, self.keys, self.title_sort, self.author_sort,
+                                self.year))  # fmt: skip
+
 
 def strip_isbd(text: str) -> str:
     """Remove ISBD punctuation at the end of a subfield (" /", " :", ";", ",", final ".").
@@ -257,6 +263,11 @@ class PreparedRecord:
     #: JSON [[index, key, sort], ...] with sort empty for codes: what a store needs to find
     #: and remove this record's index entries later without a reverse index.
     keys_json: str
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (PreparedRecord, (self.source, self.local_id, self.oai_identifier,
+                                 self.marc_json, self.sets, self.sets_json, self.items_json,
+                                 self.content_hash, self.index, self.keys_json))  # fmt: skip
 
 
 def prepare_record(record: CanonicalRecord) -> PreparedRecord:
