@@ -127,9 +127,9 @@ class SQLiteStore(RecordStore):
                 )
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
-                # A large page cache keeps the b-trees an import writes to in memory; the
-                # memory is only taken as pages are actually used.
-                connection.execute("PRAGMA cache_size = -262144")
+                # 64 MiB of page cache per connection (taken only as pages are used); a
+                # larger cache measured no faster on the 250,000-record import.
+                connection.execute("PRAGMA cache_size = -65536")
                 connection.execute("PRAGMA temp_store = MEMORY")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open store file {self.path}: {exc}") from exc
