@@ -169,11 +169,14 @@ _KEY_FIELDS: dict[str, tuple[Index, str]] = {
     "010": (Index.CONTROL_NUMBER, "a"),
     "035": (Index.CONTROL_NUMBER, "a"),
 }
-# What else goes into the "any" words: every text field (1XX-8XX) and the standard numbers
+# What else goes into the "any" words: the text fields (1XX-8XX) and the standard numbers
 # people paste into a search box. Other 0XX fields are codes (cataloguing source,
 # geographic and classification codes) that would make "dlc" match the whole catalogue;
 # 9XX are local fields with no common meaning.
 _OTHER_TEXT_BLOCKS = frozenset("12345678")
+# Physical description and RDA content/media/carrier types: "24 cm", "text", "volume"
+# would match nearly every record of a catalogue.
+_NOT_TEXT = frozenset({"300", "336", "337", "338", "340", "344", "345", "346", "347", "348"})
 _OTHER_TEXT_CODES = frozenset({"020", "022", "024", "027", "028"})
 _COLUMN = {Index.TITLE: 0, Index.AUTHOR: 1, Index.SUBJECT: 2, Index.PUBLISHER: 3}
 
@@ -220,7 +223,7 @@ def index_record(record: Record) -> IndexedRecord:
         elif tag == "041":
             for value in (s.value for s in subfields if s.code == "a"):
                 languages.extend(value[i : i + 3] for i in range(0, len(value) - 2, 3))
-        if tag[0] in _OTHER_TEXT_BLOCKS or tag in _OTHER_TEXT_CODES:
+        if (tag[0] in _OTHER_TEXT_BLOCKS and tag not in _NOT_TEXT) or tag in _OTHER_TEXT_CODES:
             columns[4].extend(s.value for s in subfields if s.code.isalpha())
     out.words = tuple(fold(" ".join(parts)) for parts in columns)  # type: ignore[assignment]
 

@@ -211,3 +211,11 @@ def test_worker_processes_give_the_same_import(tmp_path: Path) -> None:
     assert parallel.summary() == serial.summary()
     assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems]
     assert digests[0] == digests[1] and len(digests[0]) == 5007
+
+
+def test_any_index_leaves_out_codes_and_physical_description(vie_store: RecordStore) -> None:
+    """'dlc' (040 cataloguing source) and 'cm' (300 size) would match every LoC record;
+    the any index searches text, not codes."""
+    assert vie_store.search(Term(Index.ANY, "dlc")).total == 0
+    assert vie_store.search(Term(Index.ANY, "cm")).total == 0
+    assert vie_store.search(Term(Index.ANY, "Hà Nội")).total > 10
