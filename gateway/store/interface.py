@@ -185,8 +185,8 @@ class RecordStore(abc.ABC):
         by position, strictly after ``after``, at most ``limit`` of them.
 
         With ``set_spec``, records currently in the set and records that have left it (as
-        ``in_set=False``); a set name ending in ``:`` is not special, but a parent set
-        ``library`` contains ``library:x`` (OAI set hierarchy).
+        ``in_set=False``); a parent set ``library`` contains ``library:x`` (OAI set
+        hierarchy).
         """
 
     @abc.abstractmethod
