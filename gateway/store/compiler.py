@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from crosswalks.vietnamese import fold_words
+from crosswalks.vietnamese import fold_phrase, fold_words
 
 from ..indexing import WORD_COLUMNS, key_for
 from ..query import (
@@ -160,7 +160,7 @@ class SqlCompiler:
         candidates = self._words(Term(term.index, term.value, Match.ALL_WORDS, term.truncated))
         names = list(_HEADING_INDEXES) if term.index is Index.ANY else [term.index.value]
         marks = ",".join("?" * len(names))
-        key = " ".join(fold_words(term.value))
+        key = fold_phrase(term.value)
         if term.truncated:
             test, value = "substr(json_extract(j.value, '$[1]'), 1, ?) = ?", [len(key), key]
         else:
@@ -218,5 +218,5 @@ def _prefix_key(term: Term) -> str:
     if term.index in (Index.ISBN, Index.ISSN):
         return re.sub(r"[^0-9X]", "", value.upper())
     if term.index in TEXT_INDEXES:
-        return " ".join(fold_words(value))
+        return fold_phrase(value)
     return key_for(term.index, value) or ""
