@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pymarc import Record
 
 from crosswalks.identifiers import isbn_key, issn_key
+from crosswalks.punctuation import strip_isbd
 from crosswalks.vietnamese import fold, fold_phrase, sort_key
 
 from .query import Index
@@ -27,7 +28,6 @@ __all__ = [
     "prepare_record",
     "key_for",
     "heading_sort",
-    "strip_isbd",
     "year_of",
 ]
 
@@ -82,20 +82,6 @@ class IndexedRecord:
         # generic slots-dataclass path costs more than building the record did.
         return (IndexedRecord, (self.words, self.keys, self.title_sort, self.author_sort,
                                 self.year))  # fmt: skip
-
-
-def strip_isbd(text: str) -> str:
-    """Remove ISBD punctuation at the end of a subfield (" /", " :", ";", ",", final ".").
-
-    A final period is kept after a single letter ("Nguyễn, V.") because it belongs to an
-    initial, and after an ellipsis.
-    """
-    text = text.strip().rstrip(" /:;,=").rstrip()
-    if text.endswith(".") and not text.endswith("..."):
-        last_word = text[text.rfind(" ") + 1 : -1].rstrip(".")
-        if len(last_word) != 1:
-            text = text[:-1].rstrip()
-    return text
 
 
 def key_for(index: Index, value: str) -> str | None:
