@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["isbn_key", "isbn10_to_13", "issn_key"]
+__all__ = ["isbn_key", "isbn10_to_13", "issn_key", "isbn_is_valid", "issn_is_valid"]
 
 _ISBN_CANDIDATE = re.compile(r"(?<![0-9Xx])(?:97[89][\s-]?)?(?:[0-9][\s-]?){8,9}[0-9Xx](?![0-9])")
 _ISSN = re.compile(r"(?<![0-9])([0-9]{4})[\s-]?([0-9]{3}[0-9Xx])(?![0-9])")
@@ -46,3 +46,33 @@ def issn_key(text: str) -> str | None:
     if not match:
         return None
     return (match.group(1) + match.group(2)).upper()
+
+
+def isbn_is_valid(isbn: str) -> bool:
+    """True when ``isbn`` (hyphens and spaces allowed, no qualifier) has a correct check digit.
+
+    For record checks and for deciding that a Dublin Core identifier is an ISBN; matching
+    (:func:`isbn_key`) deliberately does not care.
+    """
+    digits = re.sub(r"[\s-]", "", isbn).upper()
+    if len(digits) == 10 and digits[:9].isdigit() and (digits[9].isdigit() or digits[9] == "X"):
+        total = sum((10 - i) * (10 if d == "X" else int(d)) for i, d in enumerate(digits))
+        return total % 11 == 0
+    if len(digits) == 13 and digits.isdigit() and digits.startswith(("978", "979")):
+        total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits))
+        return total % 10 == 0
+    return False
+
+
+def issn_is_valid(issn: str) -> bool:
+    """True when ``issn`` ("1234-5679") has a correct check digit."""
+    compact = issn.replace("-", "").replace(" ", "").upper()
+    if (
+        len(compact) != 8
+        or not compact[:7].isdigit()
+        or not (compact[7].isdigit() or compact[7] == "X")
+    ):
+        return False
+    total = sum((8 - i) * int(d) for i, d in enumerate(compact[:7]))
+    check = (11 - total % 11) % 11
+    return compact[7] == ("X" if check == 10 else str(check))

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pymarc import Record
 
 from crosswalks.identifiers import isbn_key, issn_key
+from crosswalks.marcjson import marc_json_text
 from crosswalks.punctuation import strip_isbd
 from crosswalks.vietnamese import fold, fold_phrase, sort_key
 
 from .query import Index
-from .record import CanonicalRecord, content_digest, marc_json_text
+from .record import CanonicalRecord, content_digest
 
 __all__ = [
     "IndexedRecord",

@@ -19,11 +19,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from lxml import etree
-from pymarc import Field, Leader, Record, Subfield
-from pymarc.field import Indicators
+from pymarc import Record
 
-from .iso2709 import decode_clean_utf8
-from .record import marc_from_json
+from crosswalks.iso2709 import decode_clean_utf8
+from crosswalks.marcjson import marc_from_json
+from crosswalks.marcxml import record_from_marcxml
 
 __all__ = [
     "Frame",
@@ -274,7 +274,7 @@ def _read_marcxml(handle: object) -> Iterator[ReadResult]:
             number += 1
             line = element.sourceline or 0
             try:
-                record = _record_from_xml(element)
+                record = record_from_marcxml(element)
                 yield ReadResult(number, line, "line", record)
             except ValueError as exc:
                 yield ReadResult(number, line, "line", None, str(exc))
@@ -282,41 +282,6 @@ def _read_marcxml(handle: object) -> Iterator[ReadResult]:
     except etree.XMLSyntaxError as exc:
         # XML cannot be resynchronised after a syntax error: report where it stopped.
         yield ReadResult(number + 1, exc.lineno or 0, "line", None, f"XML syntax error: {exc.msg}")
-
-
-def _record_from_xml(element: etree._Element) -> Record:
-    record = Record(force_utf8=True)
-    fields: list[Field] = []
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        name = etree.QName(child).localname
-        if name == "leader":
-            text = (child.text or "").ljust(_LEADER_LENGTH)[:_LEADER_LENGTH]
-            record.leader = Leader(text)
-        elif name == "controlfield":
-            fields.append(Field(tag=_tag(child), data=child.text or ""))
-        elif name == "datafield":
-            subfields = [
-                Subfield(sub.get("code") or " ", sub.text or "")
-                for sub in child
-                if isinstance(sub.tag, str) and etree.QName(sub).localname == "subfield"
-            ]
-            indicators = [(child.get("ind1") or " ")[:1], (child.get("ind2") or " ")[:1]]
-            fields.append(
-                Field(tag=_tag(child), indicators=Indicators(*indicators), subfields=subfields)
-            )
-    if not fields:
-        raise ValueError("record has no fields")
-    record.add_field(*fields)
-    return record
-
-
-def _tag(element: etree._Element) -> str:
-    tag = element.get("tag") or ""
-    if len(tag) != 3:
-        raise ValueError(f"line {element.sourceline}: field tag {tag!r} is not three characters")
-    return tag
 
 
 # -- MARC-in-JSON ----------------------------------------------------------------------

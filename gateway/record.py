@@ -8,15 +8,13 @@ number); protocols read :class:`StoredRecord` values and render them through cro
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
-from pymarc import Field, Record, Subfield
-from pymarc.field import Indicators
+from pymarc import Record, Subfield
 
+from crosswalks.marcjson import marc_json_text
 from crosswalks.vietnamese import normalize
 
 __all__ = [
@@ -28,10 +26,7 @@ __all__ = [
     "normalize_record",
     "type_of_record",
     "default_sets",
-    "marc_to_json",
-    "marc_json_text",
     "content_digest",
-    "marc_from_json",
 ]
 
 #: Characters the OAI identifier syntax allows in the local part (RFC 2396 unreserved plus
@@ -99,11 +94,6 @@ class StoredRecord:
     def datestamp_text(self) -> str:
         """Datestamp in the UTC seconds form protocols print (``YYYY-MM-DDThh:mm:ssZ``)."""
         return self.datestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def marc_json_text(record: Record) -> str:
-    """The record as compact MARC-in-JSON text: the stored form and the hashed form."""
-    return json.dumps(marc_to_json(record), ensure_ascii=False, separators=(",", ":"))
 
 
 def content_digest(marc_json: str, sets: frozenset[str], items: tuple[Item, ...]) -> str:
@@ -183,55 +173,3 @@ def type_of_record(record: Record) -> str:
 def default_sets(source: str, record: Record) -> frozenset[str]:
     """Set memberships every record gets: its member library and its type."""
     return frozenset({f"library:{source}", f"type:{type_of_record(record)}"})
-
-
-def marc_to_json(record: Record) -> dict[str, object]:
-    """MARC-in-JSON (the Ross Singer layout pymarc also reads) as a plain dict."""
-    fields: list[dict[str, object]] = []
-    for fld in record.fields:
-        if fld.is_control_field():
-            fields.append({fld.tag: fld.data})
-        else:
-            fields.append(
-                {
-                    fld.tag: {
-                        "ind1": fld.indicator1,
-                        "ind2": fld.indicator2,
-                        "subfields": [{s.code: s.value} for s in fld.subfields],
-                    }
-                }
-            )
-    return {"leader": str(record.leader), "fields": fields}
-
-
-def marc_from_json(data: dict[str, object]) -> Record:
-    """Inverse of :func:`marc_to_json`; tolerant of missing indicators."""
-    record = Record(leader=str(data.get("leader") or ""), force_utf8=True)
-    fields = data.get("fields") or []
-    assert isinstance(fields, list)
-    record.add_field(*_fields_from_json(fields))
-    return record
-
-
-def _fields_from_json(fields: Iterable[object]) -> list[Field]:
-    result: list[Field] = []
-    for entry in fields:
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise ValueError(f"a MARC-in-JSON field must be an object with one tag: {entry!r}")
-        ((tag, body),) = entry.items()
-        if isinstance(body, dict):
-            subfields = [
-                Subfield(str(code), str(value))
-                for sub in body.get("subfields") or []
-                for code, value in sub.items()
-            ]
-            indicators = [
-                str(body.get("ind1", " "))[:1] or " ",
-                str(body.get("ind2", " "))[:1] or " ",
-            ]
-            result.append(
-                Field(tag=str(tag), indicators=Indicators(*indicators), subfields=subfields)
-            )
-        else:
-            result.append(Field(tag=str(tag), data=str(body)))
-    return result

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pymarc import MARCReader, record_to_xml
 
+from crosswalks.marcjson import marc_to_json
 from gateway.importer import import_files
 from gateway.marcfile import MarcFileError, read_marc_file
 from gateway.query import Index, Match, Term
-from gateway.record import marc_to_json
 from gateway.store import RecordStore
 
 from .conftest import BROKEN, DATA, JAZZ_MARC8, LOC_5000, VIE_121

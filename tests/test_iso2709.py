@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pymarc import Record
 
-from gateway.iso2709 import decode_clean_utf8
+from crosswalks.iso2709 import decode_clean_utf8
+from crosswalks.marcjson import marc_to_json
 from gateway.marcfile import frame_iso2709
-from gateway.record import marc_to_json
 
 from .conftest import JAZZ_MARC8, LOC_5000, VIE_121
 

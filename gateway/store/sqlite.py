@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crosswalks.marcjson import marc_from_json
+
 from ..indexing import TEXT_HEADINGS, PreparedRecord, heading_sort, prepare_record
 from ..query import Index, Query, SortField, SortKey
-from ..record import CanonicalRecord, Item, StoredRecord, marc_from_json, parse_oai_identifier
+from ..record import CanonicalRecord, Item, StoredRecord, parse_oai_identifier
 from .compiler import Compiled, FtsExpression, SqlCompiler
 from .interface import (
     Change,

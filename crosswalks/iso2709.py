@@ -1,0 +1,140 @@
+"""ISO 2709 (MARC exchange format): a fast UTF-8 decoder and an encoder that never truncates.
+
+Decoding: pymarc's decoder is general (MARC-8, repairs, per-subfield decoding) and costs about as
+much as all the indexing an import does. Clean UTF-8 records need none of that: each field
+is decoded once and split on the subfield delimiter, giving exactly what pymarc gives.
+Anything unusual (a bad directory, wrong indicators, invalid UTF-8, MARC-8) returns None
+and the caller uses pymarc, with its repairs and warnings.
+
+Encoding: the format's five-digit record length caps a record at 99,999 bytes and its
+four-digit field length caps a field at 9,999. pymarc writes such records with a wrong
+length that readers then mis-frame; here they raise :class:`RecordTooLong`, so a server can
+say so (and offer MARCXML) instead of sending a corrupt record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pymarc import Field, Record, Subfield
+from pymarc.field import Indicators
+
+__all__ = ["decode_clean_utf8", "encode_iso2709", "RecordTooLong", "MAX_RECORD_LENGTH"]
+
+_FIELD_TERMINATOR = 0x1E
+#: The largest record the leader's five-digit length can describe.
+MAX_RECORD_LENGTH = 99_999
+_MAX_FIELD_LENGTH = 9_999
+_MAX_OFFSET = 99_999
+# Subfield is a NamedTuple; building it through tuple.__new__ skips a Python-level wrapper,
+# which matters at some 40 subfields per record.
+_new_tuple = tuple.__new__
+_LEADER = 24
+_ENTRY = 12
+
+
+def decode_clean_utf8(chunk: bytes) -> Record | None:
+    """Decode one record framed by its terminator, or None if it needs pymarc's care."""
+    try:
+        leader = chunk[:_LEADER].decode("ascii")
+        base = int(chunk[12:17])
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if leader[9] != "a" or not _LEADER < base <= len(chunk):
+        return None
+    if chunk[base - 1] != _FIELD_TERMINATOR or (base - 1 - _LEADER) % _ENTRY:
+        return None
+    fields: list[Field] = []
+    try:
+        directory = chunk[_LEADER : base - 1].decode("ascii")
+        for at in range(0, len(directory), _ENTRY):
+            tag = directory[at : at + 3]
+            length = int(directory[at + 3 : at + 7])
+            start = base + int(directory[at + 7 : at + 12])
+            end = start + length - 1
+            if length < 1 or end >= len(chunk) or chunk[end] != _FIELD_TERMINATOR:
+                return None
+            text = chunk[start:end].decode("utf-8")
+            if tag < "010" and tag.isdigit():
+                fields.append(Field(tag=tag, data=text))
+                continue
+            parts = text.split("\x1f")
+            indicators = parts[0]
+            if len(indicators) != 2:
+                return None
+            fields.append(_data_field(tag, indicators, parts[1:]))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    record = Record(leader=leader, force_utf8=True)
+    record.fields = fields
+    return record
+
+
+def _data_field(tag: str, indicators: str, parts: list[str]) -> Field:
+    """A data field built without Field.__init__'s generic argument checks (hot path)."""
+    field = object.__new__(Field)
+    field.tag = tag
+    field.data = None
+    field.control_field = False
+    field._indicators = Indicators(indicators[0], indicators[1])
+    field.subfields = [_new_tuple(Subfield, (part[0], part[1:])) for part in parts if part]
+    return field
+
+
+class RecordTooLong(ValueError):
+    """The record (or one field) does not fit the lengths ISO 2709 can express."""
+
+    def __init__(self, length: int, limit: int, tag: str | None = None) -> None:
+        self.length = length
+        self.limit = limit
+        self.tag = tag
+        where = f"field {tag} is" if tag else "record is"
+        super().__init__(f"{where} {length:,} bytes; ISO 2709 allows at most {limit:,}")
+
+
+def encode_iso2709(record: Record, *, marc8: bool = False) -> bytes:
+    """The record as ISO 2709 bytes: UTF-8 with LDR/09 'a', or MARC-8 with LDR/09 blank.
+
+    The leader's lengths, base address, indicator/subfield counts and entry map are always
+    recomputed, whatever the record carried. Raises :class:`RecordTooLong` rather than
+    writing a record whose lengths overflow their digits.
+    """
+    encode = _marc8_encoder() if marc8 else _utf8
+    directory: list[bytes] = []
+    body: list[bytes] = []
+    offset = 0
+    for field in record.fields:
+        if field.control_field:
+            data = encode(field.data or "") + b"\x1e"
+        else:
+            parts = [encode(field.indicator1 + field.indicator2)]
+            parts.extend(b"\x1f" + encode(sub.code + sub.value) for sub in field.subfields)
+            parts.append(b"\x1e")
+            data = b"".join(parts)
+        length = len(data)
+        if length > _MAX_FIELD_LENGTH:
+            raise RecordTooLong(length, _MAX_FIELD_LENGTH, field.tag)
+        if offset > _MAX_OFFSET:
+            raise RecordTooLong(offset, MAX_RECORD_LENGTH)
+        directory.append(
+            b"%3s%04d%05d" % (field.tag.encode("ascii", "replace")[:3], length, offset)
+        )
+        body.append(data)
+        offset += length
+    base = _LEADER + _ENTRY * len(directory) + 1
+    total = base + offset + 1
+    if total > MAX_RECORD_LENGTH:
+        raise RecordTooLong(total, MAX_RECORD_LENGTH)
+    leader = str(record.leader).ljust(_LEADER)[:_LEADER]
+    leader = f"{total:05d}{leader[5:9]}{' ' if marc8 else 'a'}22{base:05d}{leader[17:20]}4500"
+    return b"".join([leader.encode("ascii", "replace"), *directory, b"\x1e", *body, b"\x1d"])
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "replace")  # a lone surrogate becomes "?"; output stays UTF-8
+
+
+def _marc8_encoder() -> Callable[[str], bytes]:
+    from .marc8 import encode_marc8  # the MARC-8 tables load only when a client wants them
+
+    return encode_marc8

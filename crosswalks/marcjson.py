@@ -1,0 +1,72 @@
+"""MARC-in-JSON: the record layout pymarc, Koha and the Ross Singer proposal share.
+
+It is the store's serialised form (compact, lossless, fast to parse with the standard
+library) and one of the formats served to clients that ask for JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pymarc import Field, Record, Subfield
+from pymarc.field import Indicators
+
+__all__ = ["marc_to_json", "marc_from_json", "marc_json_text"]
+
+
+def marc_json_text(record: Record) -> str:
+    """The record as compact MARC-in-JSON text: the stored form and the hashed form."""
+    return json.dumps(marc_to_json(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def marc_to_json(record: Record) -> dict[str, object]:
+    """MARC-in-JSON (the Ross Singer layout pymarc also reads) as a plain dict."""
+    fields: list[dict[str, object]] = []
+    for fld in record.fields:
+        if fld.is_control_field():
+            fields.append({fld.tag: fld.data})
+        else:
+            fields.append(
+                {
+                    fld.tag: {
+                        "ind1": fld.indicator1,
+                        "ind2": fld.indicator2,
+                        "subfields": [{s.code: s.value} for s in fld.subfields],
+                    }
+                }
+            )
+    return {"leader": str(record.leader), "fields": fields}
+
+
+def marc_from_json(data: dict[str, object]) -> Record:
+    """Inverse of :func:`marc_to_json`; tolerant of missing indicators."""
+    record = Record(leader=str(data.get("leader") or ""), force_utf8=True)
+    fields = data.get("fields") or []
+    assert isinstance(fields, list)
+    record.add_field(*_fields_from_json(fields))
+    return record
+
+
+def _fields_from_json(fields: Iterable[object]) -> list[Field]:
+    result: list[Field] = []
+    for entry in fields:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ValueError(f"a MARC-in-JSON field must be an object with one tag: {entry!r}")
+        ((tag, body),) = entry.items()
+        if isinstance(body, dict):
+            subfields = [
+                Subfield(str(code), str(value))
+                for sub in body.get("subfields") or []
+                for code, value in sub.items()
+            ]
+            indicators = [
+                str(body.get("ind1", " "))[:1] or " ",
+                str(body.get("ind2", " "))[:1] or " ",
+            ]
+            result.append(
+                Field(tag=str(tag), indicators=Indicators(*indicators), subfields=subfields)
+            )
+        else:
+            result.append(Field(tag=str(tag), data=str(body)))
+    return result
