@@ -14,6 +14,7 @@ say so (and offer MARCXML) instead of sending a corrupt record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pymarc import Field, Record, Subfield
@@ -100,26 +101,18 @@ def encode_iso2709(record: Record, *, marc8: bool = False) -> bytes:
     writing a record whose lengths overflow their digits.
     """
     encode = _marc8_encoder() if marc8 else _utf8
+    fields = [(field.tag, _field_bytes(field, encode)) for field in record.fields]
+    if marc8:
+        fields = _with_066(fields)
     directory: list[bytes] = []
-    body: list[bytes] = []
     offset = 0
-    for field in record.fields:
-        if field.control_field:
-            data = encode(field.data or "") + b"\x1e"
-        else:
-            parts = [encode(field.indicator1 + field.indicator2)]
-            parts.extend(b"\x1f" + encode(sub.code + sub.value) for sub in field.subfields)
-            parts.append(b"\x1e")
-            data = b"".join(parts)
+    for tag, data in fields:
         length = len(data)
         if length > _MAX_FIELD_LENGTH:
-            raise RecordTooLong(length, _MAX_FIELD_LENGTH, field.tag)
+            raise RecordTooLong(length, _MAX_FIELD_LENGTH, tag)
         if offset > _MAX_OFFSET:
             raise RecordTooLong(offset, MAX_RECORD_LENGTH)
-        directory.append(
-            b"%3s%04d%05d" % (field.tag.encode("ascii", "replace")[:3], length, offset)
-        )
-        body.append(data)
+        directory.append(b"%3s%04d%05d" % (tag.encode("ascii", "replace")[:3], length, offset))
         offset += length
     base = _LEADER + _ENTRY * len(directory) + 1
     total = base + offset + 1
@@ -127,7 +120,43 @@ def encode_iso2709(record: Record, *, marc8: bool = False) -> bytes:
         raise RecordTooLong(total, MAX_RECORD_LENGTH)
     leader = str(record.leader).ljust(_LEADER)[:_LEADER]
     leader = f"{total:05d}{leader[5:9]}{' ' if marc8 else 'a'}22{base:05d}{leader[17:20]}4500"
+    body = [data for _, data in fields]
     return b"".join([leader.encode("ascii", "replace"), *directory, b"\x1e", *body, b"\x1d"])
+
+
+def _field_bytes(field: Field, encode: Callable[[str], bytes]) -> bytes:
+    if field.control_field:
+        return encode(field.data or "") + b"\x1e"
+    parts = [encode(field.indicator1 + field.indicator2)]
+    parts.extend(b"\x1f" + encode(sub.code + sub.value) for sub in field.subfields)
+    parts.append(b"\x1e")
+    return b"".join(parts)
+
+
+# An ISO 2022 designation (technique 2) or a MARC locking escape (technique 1), without ESC.
+_ESCAPE = re.compile(rb"\x1b([()$,\-][!]?[0-9A-Za-z]|[bgps])")
+_DEFAULT_SETS = frozenset({b"(B", b")E", b")!E", b"s"})
+
+
+def _with_066(fields: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Add 066 (character sets present) when MARC-8 data switches to other sets.
+
+    MARC 21 requires it so that a receiving system knows, before reading the data, which
+    sets it must support: $c lists each alternate set by its escape sequence after ESC.
+    A 066 the record carried is replaced, since it described the record's old encoding.
+    """
+    kept = [(tag, data) for tag, data in fields if tag != "066"]
+    found: list[bytes] = []
+    for _, data in kept:
+        for match in _ESCAPE.finditer(data):
+            designation = match.group(1)
+            if designation not in _DEFAULT_SETS and designation not in found:
+                found.append(designation)
+    if not found:
+        return kept
+    data = b"  " + b"".join(b"\x1fc" + designation for designation in found) + b"\x1e"
+    at = next((i for i, (tag, _) in enumerate(kept) if tag > "066"), len(kept))
+    return [*kept[:at], ("066", data), *kept[at:]]
 
 
 def _utf8(text: str) -> bytes:

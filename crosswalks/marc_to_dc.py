@@ -34,6 +34,8 @@ __all__ = [
     "marc_to_dc",
     "dc_xml_text",
     "dcmi_type",
+    "display_text",
+    "subject_heading",
 ]
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -92,7 +94,7 @@ def dcmi_type(leader: str) -> str | None:
     return _DCMI_TYPE.get(leader[6:7])
 
 
-def _joined(field: Field, codes: str | None = None) -> str:
+def display_text(field: Field, codes: str | None = None) -> str:
     """The field's text subfields (or only ``codes``) as one string, as ISBD displays it.
 
     Punctuation between two subfields that are next to each other in the field stays (it
@@ -117,7 +119,7 @@ def _joined(field: Field, codes: str | None = None) -> str:
     return " ".join(part for part in parts if part)
 
 
-def _subject(field: Field) -> str:
+def subject_heading(field: Field) -> str:
     """A subject heading with subdivisions joined by "--", as LoC's crosswalk writes it."""
     main: list[str] = []
     subdivisions: list[str] = []
@@ -165,7 +167,7 @@ def _languages(record: Record) -> list[str]:
             compact = value.strip().lower()
             if len(compact) % 3 == 0 and compact.isalpha():
                 codes.extend(compact[i : i + 3] for i in range(0, len(compact), 3))
-    texts = [_joined(field, "a") for field in record.get_fields("546")]
+    texts = [display_text(field, "a") for field in record.get_fields("546")]
     return codes + [text for text in texts if text]
 
 
@@ -189,21 +191,21 @@ def marc_to_dc(
         if field.control_field:
             continue
         if tag == "245":
-            found["title"].append(_joined(field, "abfgknps"))
+            found["title"].append(display_text(field, "abfgknps"))
         elif tag == "246":
-            found["title"].append(_joined(field, "abnp"))
+            found["title"].append(display_text(field, "abnp"))
         elif tag in ("100", "110", "111"):
-            found["creator"].append(_joined(field, _NAME_PARTS[tag]))
+            found["creator"].append(display_text(field, _NAME_PARTS[tag]))
         elif tag in _NAME_PARTS:
-            found["contributor"].append(_joined(field, _NAME_PARTS[tag]))
+            found["contributor"].append(display_text(field, _NAME_PARTS[tag]))
         elif tag in ("600", "610", "611", "630", "650", "653"):
-            found["subject"].append(_subject(field))
+            found["subject"].append(subject_heading(field))
         elif tag in ("050", "060"):
-            found["subject"].append(_joined(field, "ab"))
+            found["subject"].append(display_text(field, "ab"))
         elif tag in ("080", "082"):
-            found["subject"].append(_joined(field, "a"))
+            found["subject"].append(display_text(field, "a"))
         elif tag in ("651", "662", "751", "752"):
-            found["coverage"].append(_subject(field))
+            found["coverage"].append(subject_heading(field))
         elif tag == "260" or (tag == "264" and field.indicator2 == "1"):
             publisher, date = _imprint(field)
             found["publisher"].append(publisher)
@@ -211,19 +213,19 @@ def marc_to_dc(
         elif tag == "264" and field.indicator2 == "4":
             copyright_dates.append(_imprint(field)[1])
         elif tag == "520":
-            found["description"].append(_joined(field, "ab"))
+            found["description"].append(display_text(field, "ab"))
         elif tag in ("506", "540"):
-            found["rights"].append(_joined(field, "a"))
+            found["rights"].append(display_text(field, "a"))
         elif tag == "530":
-            found["relation"].append(_joined(field, "a"))
+            found["relation"].append(display_text(field, "a"))
         elif tag == "534":
-            found["source"].append(_joined(field, "t"))
+            found["source"].append(display_text(field, "t"))
         elif tag[0] == "5" and tag != "546":
-            descriptions.append(_joined(field))
+            descriptions.append(display_text(field))
         elif tag == "655":
-            found["type"].append(_joined(field, "a"))
+            found["type"].append(display_text(field, "a"))
         elif tag in ("300", "340"):
-            found["format"].append(_joined(field, "abc" if tag == "300" else "a"))
+            found["format"].append(display_text(field, "abc" if tag == "300" else "a"))
         elif tag == "856":
             found["format"].extend(strip_isbd(v) for v in field.get_subfields("q"))
             found["identifier"].extend(v.strip() for v in field.get_subfields("u"))
@@ -232,11 +234,11 @@ def marc_to_dc(
         elif tag in ("022", "024"):
             found["identifier"].extend(v.strip() for v in field.get_subfields("a"))
         elif tag == "786":
-            found["source"].append(_joined(field, "ot"))
+            found["source"].append(display_text(field, "ot"))
         elif "760" <= tag <= "787":
-            found["relation"].append(_joined(field, "ot"))
+            found["relation"].append(display_text(field, "ot"))
         elif tag in ("490", "830"):
-            found["relation"].append(_joined(field, "av" if tag == "490" else "anpv"))
+            found["relation"].append(display_text(field, "av" if tag == "490" else "anpv"))
     found["description"].extend(descriptions)  # 520 summaries first, then other notes
     if not any(found["date"]):
         found["date"].extend(copyright_dates)

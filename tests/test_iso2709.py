@@ -1,15 +1,20 @@
-"""The fast UTF-8 decoder gives exactly what pymarc gives, or steps aside."""
+"""ISO 2709: the fast UTF-8 decoder gives what pymarc gives (or steps aside), and the
+encoder writes what readers read back, refusing what the format cannot express."""
 
 from __future__ import annotations
 
 import pytest
-from pymarc import Record
+from hypothesis import given, settings
+from pymarc import Field, Leader, Record, Subfield
+from pymarc.field import Indicators
 
-from crosswalks.iso2709 import decode_clean_utf8
+from crosswalks.iso2709 import MAX_RECORD_LENGTH, RecordTooLong, decode_clean_utf8, encode_iso2709
 from crosswalks.marcjson import marc_to_json
 from gateway.marcfile import frame_iso2709
 
 from .conftest import JAZZ_MARC8, LOC_5000, VIE_121
+from .records import make_marc
+from .strategies import marc_records
 
 
 @pytest.mark.parametrize("path", [VIE_121, LOC_5000], ids=lambda p: p.name)
@@ -35,3 +40,78 @@ def test_steps_aside_for_anything_unusual() -> None:
     bad_utf8 = good[: base + 40] + b"\xff" + good[base + 41 :]
     assert decode_clean_utf8(bad_utf8) is None
     assert decode_clean_utf8(b"garbage") is None
+
+
+# -- encoding --------------------------------------------------------------------------
+
+
+def test_real_records_encode_to_what_pymarc_writes_and_read_back() -> None:
+    """UTF-8 ISO 2709 of the 5,000 LoC records equals pymarc's as_marc() byte for byte."""
+    for frame in frame_iso2709(LOC_5000):
+        record = decode_clean_utf8(frame.data)
+        assert record is not None
+        assert encode_iso2709(record) == record.as_marc() == frame.data
+
+
+def test_ldr09_is_set_for_the_charset_written() -> None:
+    """Whatever the record said, UTF-8 output says 'a' and MARC-8 output says blank."""
+    record = make_marc("x1", "Truyện Kiều")
+    record.leader = Leader("00000nam  2200000 i 4500")
+    utf8 = encode_iso2709(record)
+    assert utf8[9:10] == b"a"
+    assert "Truyện Kiều".encode() in utf8
+    marc8 = encode_iso2709(record, marc8=True)
+    assert marc8[9:10] == b" "
+    back = Record(data=marc8, to_unicode=True)
+    assert back["245"]["a"] == "Truyện Kiều"
+
+
+def test_a_record_over_99999_bytes_is_refused_not_truncated() -> None:
+    """A record with many holdings overflows the format: RecordTooLong names the size."""
+    record = make_marc("big", "Sách có nhiều bản")
+    for number in range(3000):
+        record.add_field(Field(tag="852", indicators=Indicators(" ", " "),
+                               subfields=[Subfield("p", f"DLK{number:06d}"),
+                                          Subfield("h", "895.9 N573")]))  # fmt: skip
+    with pytest.raises(RecordTooLong) as caught:
+        encode_iso2709(record)
+    assert caught.value.limit == MAX_RECORD_LENGTH
+    assert caught.value.length > MAX_RECORD_LENGTH
+    assert "99,999" in str(caught.value)
+
+
+def test_a_field_over_9999_bytes_is_refused() -> None:
+    """One 10,000-byte note cannot be described by a 4-digit field length."""
+    record = make_marc("long", "Ghi chú dài", note="x" * 10_000)
+    with pytest.raises(RecordTooLong) as caught:
+        encode_iso2709(record)
+    assert caught.value.tag == "500"
+
+
+@settings(max_examples=150, deadline=None)
+@given(marc_records())
+def test_marc_to_iso2709_to_marc_is_the_identity(record: Record) -> None:
+    """Any well-formed record survives ISO 2709, read by pymarc and by the fast decoder."""
+    data = encode_iso2709(record)
+    ours = decode_clean_utf8(data)
+    theirs = Record(data=data, to_unicode=True, force_utf8=True)
+    assert ours is not None
+    assert ours.fields and theirs.fields
+    expected = marc_to_json(record)["fields"]
+    assert marc_to_json(ours)["fields"] == expected
+    assert marc_to_json(theirs)["fields"] == expected
+    # The leader is the record's, with the lengths and base address the encoder computed.
+    leader = str(record.leader)
+    assert str(ours.leader)[5:12] + str(ours.leader)[17:] == leader[5:12] + leader[17:]
+    assert int(str(ours.leader)[:5]) == len(data)
+
+
+def test_marc8_output_declares_other_character_sets_in_066() -> None:
+    """Cyrillic and CJK switch sets, so 066 $c lists them; plain Vietnamese needs no 066."""
+    record = make_marc("x1", "Київ 中文")
+    data = encode_iso2709(record, marc8=True)
+    back = Record(data=data, to_unicode=True)
+    assert back["066"].get_subfields("c") == ["(N", ")Q", "$1"]  # ї is Extended Cyrillic
+    assert back["245"]["a"] == "Київ 中文"
+    plain = Record(data=encode_iso2709(make_marc("x2", "Việt Nam"), marc8=True), to_unicode=True)
+    assert plain["066"] is None

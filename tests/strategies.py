@@ -1,0 +1,53 @@
+"""Hypothesis strategies for MARC records, shared by the round-trip properties."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+from pymarc import Field, Leader, Record, Subfield
+from pymarc.field import Indicators
+
+#: Vietnamese letters (every precomposed vowel with tone, đ/Đ) drawn from often.
+VIETNAMESE_LETTERS = "aàảãáạăằẳẵắặâầẩẫấậeèẻẽéẹêềểễếệiìỉĩíịoòỏõóọôồổỗốộơờởỡớợuùủũúụưừửữứựyỳỷỹýỵđ"
+VIETNAMESE_LETTERS += VIETNAMESE_LETTERS.upper()
+
+_ANY_TEXT_CHAR = st.characters(
+    blacklist_categories=("Cs", "Cc", "Co", "Cn"),
+    blacklist_characters="\x1d\x1e\x1f\ufffe\uffff",
+)
+#: Subfield text: Vietnamese, ASCII and any other assigned, non-control character.
+subfield_text = st.text(
+    st.one_of(st.sampled_from(VIETNAMESE_LETTERS + " ,.:;/=-()[]'&<>\"0123456789abcXYZ"),
+              _ANY_TEXT_CHAR),
+    min_size=1,
+    max_size=40,
+)  # fmt: skip
+_CODES = "abcdefghijklmnopqrstuvwxyz0123456789"
+_INDICATORS = "0123456789abcdefghijklmnopqrstuvwxyz "
+
+
+@st.composite
+def data_fields(draw: st.DrawFn) -> Field:
+    """A data field with a valid tag, indicators and one to five subfields."""
+    tag = draw(st.integers(10, 999).map(lambda n: f"{n:03d}"))
+    subfields = draw(
+        st.lists(st.builds(Subfield, st.sampled_from(_CODES), subfield_text), min_size=1,
+                 max_size=5)
+    )  # fmt: skip
+    return Field(
+        tag=tag,
+        indicators=Indicators(
+            draw(st.sampled_from(_INDICATORS)), draw(st.sampled_from(_INDICATORS))
+        ),
+        subfields=subfields,
+    )
+
+
+@st.composite
+def marc_records(draw: st.DrawFn) -> Record:
+    """A well-formed MARC 21 record: leader, 001, 008, then data fields in tag order."""
+    record = Record(force_utf8=True, leader=Leader("00000nam a2200000 i 4500"))
+    record.add_field(Field(tag="001", data=draw(st.text(_CODES, min_size=1, max_size=12))))
+    record.add_field(Field(tag="008", data="260101s2020    vm            000 0 vie d"))
+    fields = draw(st.lists(data_fields(), min_size=1, max_size=8))
+    record.add_field(*sorted(fields, key=lambda field: field.tag))
+    return record
