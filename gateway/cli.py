@@ -189,6 +189,57 @@ def import_command(
         sys.exit(EXIT_WORK)
 
 
+# -- check -------------------------------------------------------------------------------
+
+
+@main.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--summary", is_flag=True, help="Print only the totals per file.")
+@click.option("--errors-only", is_flag=True, help="Leave out warnings.")
+def check_command(files: tuple[str, ...], summary: bool, errors_only: bool) -> None:
+    """Check MARC records before sending them on (like MARC::Lint); changes nothing.
+
+    Reports, per record, structural problems (leader, directory, indicators, subfield
+    codes), a missing or repeated 245, a bad 008, wrong ISBN/ISSN check digits and
+    damaged text (undecodable bytes, control characters, marks out of order, TCVN3/VNI
+    text read as Latin-1). Exit status 1 when any record has an error.
+
+    \b
+    Example:
+      lienthong check export-2026-11.mrc
+    """
+    from .checkfile import check_file
+    from .marcfile import MarcFileError
+
+    any_error = False
+    for path in files:
+        records = with_errors = with_warnings = 0
+        try:
+            for checked in check_file(path):
+                records += 1
+                findings = [f for f in checked.findings if not errors_only or f.severity == "error"]
+                if checked.errors:
+                    with_errors += 1
+                elif findings:
+                    with_warnings += 1
+                if summary or not findings:
+                    continue
+                label = f" (001 {checked.control_number})" if checked.control_number else ""
+                for finding in findings:
+                    click.echo(f"{path}: {checked.where}{label}: {finding}")
+        except MarcFileError as exc:
+            click.echo(f"lienthong: {exc}", err=True)
+            any_error = True
+            continue
+        any_error = any_error or with_errors > 0
+        click.echo(
+            f"{path}: {records} record(s), {with_errors} with errors, "
+            f"{with_warnings} with warnings only"
+        )
+    if any_error:
+        sys.exit(EXIT_WORK)
+
+
 # -- serve and demo ----------------------------------------------------------------------
 
 

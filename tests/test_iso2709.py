@@ -114,4 +114,4 @@ def test_marc8_output_declares_other_character_sets_in_066() -> None:
     assert back["066"].get_subfields("c") == ["(N", ")Q", "$1"]  # ї is Extended Cyrillic
     assert back["245"]["a"] == "Київ 中文"
     plain = Record(data=encode_iso2709(make_marc("x2", "Việt Nam"), marc8=True), to_unicode=True)
-    assert plain["066"] is None
+    assert plain.get("066") is None
