@@ -141,7 +141,7 @@ def dc_to_marc(
     year_match = next((m for m in map(_YEAR.search, dc.get("date", [])) if m), None)
     year = year_match.group(1) if year_match else None
 
-    record = Record(force_utf8=True, leader=Leader(f"00000n{leader6}{leader7} a2200000 7 4500"))
+    record = Record(force_utf8=True, leader=Leader(f"00000n{leader6}{leader7} a22000007  4500"))
     fields: list[Field] = []
     if control_number:
         fields.append(Field(tag="001", data=control_number))

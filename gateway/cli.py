@@ -136,19 +136,36 @@ def config_check(ctx: click.Context) -> None:
     type=click.IntRange(1, 64),
     help="Parser processes for ISO 2709 files (default: one per CPU for large imports).",
 )
+@click.option(
+    "--legacy-vietnamese",
+    "legacy",
+    type=click.Choice(["auto", "tcvn3", "vni", "off"]),
+    default="auto",
+    show_default=True,
+    help="Convert TCVN3 (ABC) or VNI text, raw or mis-read as Latin-1: auto-detect, "
+    "say which one the source uses, or leave text as it is.",
+)
 @click.pass_context
 def import_command(
-    ctx: click.Context, files: tuple[str, ...], source: str | None, workers: int | None
+    ctx: click.Context,
+    files: tuple[str, ...],
+    source: str | None,
+    workers: int | None,
+    legacy: str,
 ) -> None:
     """Load MARC files (ISO 2709 UTF-8 or MARC-8, MARCXML, MARC-in-JSON; detected).
 
     Broken records are reported (file, record number, byte offset, reason) and skipped;
-    every good record is kept. Importing the same file again changes nothing.
+    every good record is kept. Importing the same file again changes nothing. Text in the
+    legacy Vietnamese encodings TCVN3 and VNI is converted to Unicode and counted.
 
     \b
     Example:
       lienthong import export-2026-11.mrc more.xml --source dlk-tinh
+      lienthong import old-abc-export.mrc --source thpt-ntmk --legacy-vietnamese tcvn3
     """
+    from crosswalks.legacy import LegacyMode
+
     from .importer import import_files
 
     config = _config(ctx)
@@ -179,6 +196,7 @@ def import_command(
                 workers=workers,
                 progress=bar.update,
                 on_problem=lambda p: problems.append(str(p)),
+                legacy=LegacyMode(legacy),
             )
     finally:
         store.close()

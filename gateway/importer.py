@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 from pymarc import Record
 
+from crosswalks.legacy import LegacyMode, repair_record
+
 from .indexing import PreparedRecord, prepare_record
 from .marcfile import (
     Frame,
@@ -57,6 +59,7 @@ class ImportReport:
     read: int = 0
     skipped: int = 0
     repaired: int = 0
+    legacy_converted: int = 0  #: subfield values converted from TCVN3/VNI to Unicode
     written: WriteSummary = field(default_factory=WriteSummary)
     problems: list[ImportProblem] = field(default_factory=list)
     unreadable_files: list[str] = field(default_factory=list)
@@ -70,6 +73,8 @@ class ImportReport:
         )
         if self.repaired:
             line += f", kept with repairs {self.repaired}"
+        if self.legacy_converted:
+            line += f", values converted from TCVN3/VNI {self.legacy_converted}"
         if self.unreadable_files:
             line += f", unreadable files {len(self.unreadable_files)}"
         return line
@@ -127,22 +132,29 @@ class _Outcome(NamedTuple):
     error: str | None
     warning: str | None
     end: int  #: byte offset after the record (ISO 2709), for progress
+    legacy: int = 0  #: values converted from TCVN3/VNI
 
 
-def _outcome_of(result: ReadResult, source: str, namespace: str, end: int = 0) -> _Outcome:
+def _outcome_of(
+    result: ReadResult, source: str, namespace: str, legacy: LegacyMode, end: int = 0
+) -> _Outcome:
     if result.record is None:
         return _Outcome(result.where(), None, result.error or "unreadable", None, end)
+    converted = repair_record(result.record, legacy)
     local_id, id_warning = local_id_of(result.record)
-    warnings = [w for w in (result.warning, id_warning) if w]
+    legacy_note = f"{converted} value(s) converted from legacy Vietnamese" if converted else None
+    warnings = [w for w in (result.warning, legacy_note, id_warning) if w]
     canonical = canonical_from_marc(result.record, source=source, namespace=namespace,
                                     local_id=local_id)  # fmt: skip
     return _Outcome(result.where(), prepare_record(canonical), None,
-                    "; ".join(warnings) or None, end)  # fmt: skip
+                    "; ".join(warnings) or None, end, converted + result.legacy_values)  # fmt: skip
 
 
-def _prepare_frames(frames: list[Frame], source: str, namespace: str) -> list[_Outcome]:
+def _prepare_frames(
+    frames: list[Frame], source: str, namespace: str, legacy: LegacyMode
+) -> list[_Outcome]:
     """Worker-process entry: parse and prepare a run of framed records."""
-    return [_outcome_of(parse_iso2709(f), source, namespace, f.end) for f in frames]
+    return [_outcome_of(parse_iso2709(f, legacy), source, namespace, legacy, f.end) for f in frames]
 
 
 def _outcomes(
@@ -151,6 +163,7 @@ def _outcomes(
     namespace: str,
     pool: multiprocessing.pool.Pool | None,
     workers: int,
+    legacy: LegacyMode,
 ) -> Iterator[_Outcome]:
     """Every record of one file as an outcome, in file order.
 
@@ -159,12 +172,12 @@ def _outcomes(
     however big the file is).
     """
     if file_format(path) is not MarcFormat.ISO2709:
-        for result in read_marc_file(path):
-            yield _outcome_of(result, source, namespace)
+        for result in read_marc_file(path, legacy):
+            yield _outcome_of(result, source, namespace, legacy)
         return
     if pool is None:
         for frame in frame_iso2709(path):
-            yield _outcome_of(parse_iso2709(frame), source, namespace, frame.end)
+            yield _outcome_of(parse_iso2709(frame, legacy), source, namespace, legacy, frame.end)
         return
     pending: deque[multiprocessing.pool.AsyncResult[list[_Outcome]]] = deque()
     window = 4 * workers
@@ -172,12 +185,12 @@ def _outcomes(
     for frame in frame_iso2709(path):
         run.append(frame)
         if len(run) == _RUN:
-            pending.append(pool.apply_async(_prepare_frames, (run, source, namespace)))
+            pending.append(pool.apply_async(_prepare_frames, (run, source, namespace, legacy)))
             run = []
             while len(pending) >= window:
                 yield from pending.popleft().get()
     if run:
-        pending.append(pool.apply_async(_prepare_frames, (run, source, namespace)))
+        pending.append(pool.apply_async(_prepare_frames, (run, source, namespace, legacy)))
     while pending:
         yield from pending.popleft().get()
 
@@ -195,6 +208,7 @@ def import_files(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     on_problem: Callable[[ImportProblem], None] | None = None,
+    legacy: LegacyMode = LegacyMode.AUTO,
 ) -> ImportReport:
     """Import every record of every file into ``store`` under ``source``.
 
@@ -202,6 +216,8 @@ def import_files(
     one writes (use it from the command line, not inside a running server).
     ``progress`` is called with the number of bytes of input consumed since the last call;
     ``on_problem`` with each problem as it is found (the report keeps them all as well).
+    ``legacy`` is how TCVN3/VNI text is looked for (raw bytes and mojibake); the report
+    counts the values converted.
     """
     report = ImportReport()
 
@@ -217,8 +233,9 @@ def import_files(
             label = str(path)
             done = 0
             try:
-                for outcome in _outcomes(path, source, namespace, pool, workers):
+                for outcome in _outcomes(path, source, namespace, pool, workers, legacy):
                     report.read += 1
+                    report.legacy_converted += outcome.legacy
                     if progress and outcome.end > done:
                         progress(outcome.end - done)
                         done = outcome.end

@@ -13,17 +13,21 @@ import io
 import json
 import logging
 import mmap
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from lxml import etree
-from pymarc import Record
+from pymarc import Field, Record
 
 from crosswalks.iso2709 import decode_clean_utf8
+from crosswalks.legacy import LegacyEncoding, LegacyMode, detect_bytes
+from crosswalks.legacy import decode as legacy_decode
 from crosswalks.marcjson import marc_from_json
 from crosswalks.marcxml import record_from_marcxml
+from crosswalks.vietnamese import normalize
 
 __all__ = [
     "Frame",
@@ -70,6 +74,7 @@ class ReadResult:
     record: Record | None
     error: str | None = None
     warning: str | None = None
+    legacy_values: int = 0  #: values read from TCVN3/VNI bytes rather than as declared
 
     def where(self) -> str:
         """Human-readable location: "record 12 at byte 40960"."""
@@ -101,14 +106,18 @@ def file_format(path: str | Path) -> MarcFormat | None:
     return detect_format(head)
 
 
-def read_marc_file(path: str | Path) -> Iterator[ReadResult]:
-    """Yield every record of ``path`` in order; broken ones as results with ``error`` set."""
+def read_marc_file(path: str | Path, legacy: LegacyMode = LegacyMode.AUTO) -> Iterator[ReadResult]:
+    """Yield every record of ``path`` in order; broken ones as results with ``error`` set.
+
+    ``legacy`` says how ISO 2709 bytes that are not what the leader claims are read
+    (see :func:`parse_iso2709`); XML and JSON are Unicode by definition.
+    """
     fmt = file_format(path)
     if fmt is None:
         return
     if fmt is MarcFormat.ISO2709:
         for frame in frame_iso2709(path):
-            yield parse_iso2709(frame)
+            yield parse_iso2709(frame, legacy)
         return
     with Path(path).open("rb") as handle:
         if fmt is MarcFormat.MARCXML:
@@ -170,18 +179,25 @@ def _frame(data: mmap.mmap, start: int, size: int) -> tuple[bytes, int, str | No
     return data[start:end], end, note
 
 
-def parse_iso2709(frame: Frame) -> ReadResult:
-    """Decode one framed record: the fast path for clean UTF-8, pymarc for the rest."""
+def parse_iso2709(frame: Frame, legacy: LegacyMode = LegacyMode.AUTO) -> ReadResult:
+    """Decode one framed record: the fast path for clean UTF-8, pymarc for the rest.
+
+    Bytes that are not what the leader says (invalid UTF-8; "MARC-8" that is really TCVN3
+    or VNI) are read as legacy Vietnamese when ``legacy`` allows and the evidence holds,
+    else replaced with U+FFFD; either way the record is kept and the repair reported.
+    """
     number, start, chunk, framing = frame.number, frame.start, frame.data, frame.note
     if framing is None:
         fast = decode_clean_utf8(chunk)
         if fast is not None:
             return ReadResult(number, start, "byte", fast)
 
+    converted = 0
+
     def result(
         record: Record | None, error: str | None = None, warning: str | None = None
     ) -> ReadResult:
-        return ReadResult(number, start, "byte", record, error, warning)
+        return ReadResult(number, start, "byte", record, error, warning, converted)
 
     if len(chunk) < _LEADER_LENGTH:
         return result(None, f"only {len(chunk)} bytes, shorter than a leader")
@@ -190,25 +206,108 @@ def parse_iso2709(frame: Frame) -> ReadResult:
     utf8 = chr(chunk[9]) == "a"
     notes = [framing] if framing else []
     try:
-        record, repairs = _decode(chunk, utf8, "strict")
+        if not utf8 and _legacy_in_marc8(chunk, legacy):
+            # The leader says MARC-8 but the bytes are TCVN3/VNI: one char per byte, then
+            # each value converted from its bytes.
+            record, repairs = _decode(chunk, False, "strict", file_encoding="latin-1")
+            note, converted = _resolve_bytes(record, legacy, _latin1_bytes, declared="MARC-8")
+            notes.append(note)
+        else:
+            record, repairs = _decode(chunk, utf8, "strict")
     except UnicodeDecodeError:
         # Invalid UTF-8, or a MARC-8 record whose escape sequences are broken: keep the
-        # record with replacement characters rather than lose it, and say so.
+        # bytes apart (surrogate escapes), read them as legacy Vietnamese if they are,
+        # else as U+FFFD, and say so.
         try:
-            record, repairs = _decode(chunk, True, "replace")
+            record, repairs = _decode(chunk, True, "surrogateescape")
         except Exception as exc:  # pymarc raises many kinds on damaged data
             return result(None, _reason(exc))
-        notes.append(
-            "invalid UTF-8 bytes replaced with U+FFFD"
-            if utf8
-            else "MARC-8 decoding failed; read as UTF-8 with U+FFFD for undecodable bytes"
-        )
+        if not utf8:
+            notes.append("MARC-8 decoding failed; read as UTF-8")
+        note, converted = _resolve_bytes(record, legacy, _escaped_bytes, declared="UTF-8")
+        notes.append(note)
     except Exception as exc:
         return result(None, _reason(exc))
     notes.extend(repairs)
     if not record.fields:
         return result(None, "record has no fields (bad directory?)")
-    return result(record, warning="; ".join(notes) or None)
+    return result(record, warning="; ".join(note for note in notes if note) or None)
+
+
+# -- bytes that are not what the leader says ------------------------------------------------
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _escaped_bytes(value: str) -> bytes | None:
+    """The original bytes of a value decoded with surrogate escapes, None if it was clean."""
+    return value.encode("utf-8", "surrogateescape") if _ESCAPED.search(value) else None
+
+
+def _latin1_bytes(value: str) -> bytes | None:
+    """The original bytes of a value decoded one char per byte, None if they are ASCII."""
+    return None if value.isascii() else value.encode("latin-1")
+
+
+def _legacy_in_marc8(chunk: bytes, mode: LegacyMode) -> bool:
+    """True when a "MARC-8" record's bytes are TCVN3 or VNI Vietnamese instead.
+
+    Real MARC-8 switches scripts with ESC and puts ANSEL marks before letters; a record
+    without escapes whose 8-bit subfields read as Vietnamese (one encoding, all agreeing)
+    was typed in a legacy font and exported with a blank LDR/09.
+    """
+    if mode is LegacyMode.OFF or b"\x1b" in chunk or chunk.isascii():
+        return False
+    base = int(chunk[12:17]) if chunk[12:17].isdigit() else _LEADER_LENGTH
+    parts = [p for p in re.split(rb"[\x1d\x1e\x1f]", chunk[base:]) if not p.isascii()]
+    return _vote(parts, mode) is not None
+
+
+def _vote(parts: list[bytes], mode: LegacyMode) -> LegacyEncoding | None:
+    """The one legacy encoding the 8-bit parts agree on, or None."""
+    if mode is LegacyMode.OFF or not parts:
+        return None
+    if mode is not LegacyMode.AUTO:
+        return LegacyEncoding(mode.value)
+    found = {detect_bytes(part) for part in parts} - {None}
+    return found.pop() if len(found) == 1 else None
+
+
+def _resolve_bytes(
+    record: Record, mode: LegacyMode, raw_of: Callable[[str], bytes | None], declared: str
+) -> tuple[str, int]:
+    """Convert every value that kept its raw bytes; return the report's note and how many
+    values were read as legacy Vietnamese."""
+    values: list[tuple[Field, int | None, bytes]] = []
+    for field in record.fields:
+        if field.control_field:
+            raw = raw_of(field.data or "")
+            if raw is not None:
+                values.append((field, None, raw))
+            continue
+        for position, subfield in enumerate(field.subfields):
+            raw = raw_of(subfield.value)
+            if raw is not None:
+                values.append((field, position, raw))
+    encoding = _vote([raw for _, index, raw in values if index is not None], mode)
+    replaced = 0
+    for field, index, raw in values:
+        if encoding is not None and index is not None:
+            text = normalize(legacy_decode(raw, encoding))
+        else:
+            text = raw.decode("utf-8", "replace")
+            replaced += 1
+        if index is None:
+            field.data = text
+        else:
+            field.subfields[index] = field.subfields[index]._replace(value=text)
+    converted = len(values) - replaced
+    notes = []
+    if converted and encoding is not None:
+        notes.append(f"{converted} value(s) read as {encoding.value.upper()} (not {declared})")
+    if replaced:
+        notes.append(f"invalid {declared} bytes replaced with U+FFFD in {replaced} value(s)")
+    return "; ".join(notes), converted
 
 
 class _Collect(logging.Handler):
@@ -224,7 +323,9 @@ class _Collect(logging.Handler):
             self.messages.append(message)
 
 
-def _decode(chunk: bytes, utf8: bool, handling: str) -> tuple[Record, list[str]]:
+def _decode(
+    chunk: bytes, utf8: bool, handling: str, file_encoding: str = "iso8859-1"
+) -> tuple[Record, list[str]]:
     """Parse one ISO 2709 record; return it with the repairs pymarc made on the way.
 
     pymarc logs indicator repairs and writes MARC-8 troubles to stderr; both are caught
@@ -243,6 +344,7 @@ def _decode(chunk: bytes, utf8: bool, handling: str) -> tuple[Record, list[str]]
                 force_utf8=utf8,
                 hide_utf8_warnings=True,
                 utf8_handling=handling,
+                file_encoding=file_encoding,
             )
     finally:
         _PYMARC_LOG.removeHandler(collector)

@@ -1,0 +1,147 @@
+"""Every record format the endpoints serve, with brief and full element sets, in one table.
+
+SRU asks by schema name or URI, OAI-PMH by metadataPrefix, Z39.50 by record syntax OID
+and element set name; all of them end here, so a format and its brief form are defined
+once. ``brief`` means the same thing in every format: title, author, date and identifiers
+(for MARC: the leader, control fields, standard numbers, main entry, title, edition and
+imprint).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lxml import etree
+from pymarc import Record
+
+from .holdings import Holding
+from .iso2709 import encode_iso2709
+from .marc_to_dc import DcSchema, dc_xml_text, marc_to_dc
+from .marcjson import marc_to_json
+from .marcxml import marcxml_text
+from .mods import marc_to_mods
+from .sutrs import sutrs_text
+from .xmlchars import XmlText
+
+__all__ = ["RecordFormat", "FormatInfo", "FORMATS", "brief_marc", "render", "render_xml"]
+
+
+class RecordFormat(StrEnum):
+    """A record format the gateway serves."""
+
+    MARCXML = "marcxml"
+    OAI_DC = "oai_dc"
+    SRW_DC = "dc"
+    MODS = "mods"
+    SUTRS = "sutrs"
+    MARC21 = "marc21"  #: ISO 2709, UTF-8 (LDR/09 'a')
+    MARC8 = "marc8"  #: ISO 2709, MARC-8 (LDR/09 blank), for older Z39.50 clients
+    JSON = "json"  #: MARC-in-JSON
+
+
+@dataclass(frozen=True, slots=True)
+class FormatInfo:
+    """What protocols publish about a format (explain, ListMetadataFormats)."""
+
+    media_type: str
+    namespace: str | None = None
+    schema_location: str | None = None
+    xml: bool = False
+
+
+FORMATS: dict[RecordFormat, FormatInfo] = {
+    RecordFormat.MARCXML: FormatInfo(
+        "application/marcxml+xml",
+        "http://www.loc.gov/MARC21/slim",
+        "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
+        xml=True,
+    ),
+    RecordFormat.OAI_DC: FormatInfo(
+        "application/xml",
+        "http://www.openarchives.org/OAI/2.0/oai_dc/",
+        "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
+        xml=True,
+    ),
+    RecordFormat.SRW_DC: FormatInfo(
+        "application/xml",
+        "info:srw/schema/1/dc-schema",
+        "http://www.loc.gov/standards/sru/recordSchemas/dc-schema.xsd",
+        xml=True,
+    ),
+    RecordFormat.MODS: FormatInfo(
+        "application/mods+xml",
+        "http://www.loc.gov/mods/v3",
+        "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd",
+        xml=True,
+    ),
+    RecordFormat.SUTRS: FormatInfo("text/plain; charset=utf-8"),
+    RecordFormat.MARC21: FormatInfo("application/marc"),
+    RecordFormat.MARC8: FormatInfo("application/marc"),
+    RecordFormat.JSON: FormatInfo("application/json"),
+}
+
+# Fields of the brief MARC record: identification, main entry, title, edition, imprint.
+_BRIEF_TAGS = frozenset(
+    {"001", "003", "005", "008", "010", "020", "022", "024", "035", "040",
+     "100", "110", "111", "130", "245", "250", "260", "264"}
+)  # fmt: skip
+
+
+def brief_marc(record: Record) -> Record:
+    """A copy of ``record`` with only the brief element set's fields."""
+    brief = Record(force_utf8=True, leader=str(record.leader))
+    brief.fields = [field for field in record.fields if field.tag in _BRIEF_TAGS]
+    return brief
+
+
+def render_xml(
+    record: Record,
+    fmt: RecordFormat,
+    *,
+    brief: bool = False,
+    holdings: Sequence[Holding] = (),
+    text: XmlText | None = None,
+) -> str:
+    """An XML format as text, ready to embed in a response (no XML declaration).
+
+    ``text`` counts characters removed and values repaired to keep the XML valid; pass
+    one per response page. Raises ValueError for a format that is not XML.
+    """
+    clean = text if text is not None else XmlText()
+    if fmt is RecordFormat.MARCXML:
+        return marcxml_text(brief_marc(record) if brief else record, clean)
+    if fmt is RecordFormat.OAI_DC or fmt is RecordFormat.SRW_DC:
+        schema = DcSchema.OAI_DC if fmt is RecordFormat.OAI_DC else DcSchema.SRW_DC
+        return dc_xml_text(marc_to_dc(record, brief=brief), schema, clean)
+    if fmt is RecordFormat.MODS:
+        element = marc_to_mods(record, holdings, brief=brief, text=clean)
+        return etree.tostring(element, encoding="unicode")
+    raise ValueError(f"{fmt} is not an XML format")
+
+
+def render(
+    record: Record,
+    fmt: RecordFormat,
+    *,
+    brief: bool = False,
+    holdings: Sequence[Holding] = (),
+    text: XmlText | None = None,
+) -> bytes:
+    """Any format as the bytes a client receives (UTF-8 for text formats).
+
+    ISO 2709 formats raise :class:`~crosswalks.iso2709.RecordTooLong` for a record over
+    99,999 bytes rather than send a corrupt one.
+    """
+    subject = brief_marc(record) if brief else record
+    if FORMATS[fmt].xml:
+        return render_xml(record, fmt, brief=brief, holdings=holdings, text=text).encode("utf-8")
+    if fmt is RecordFormat.SUTRS:
+        return sutrs_text(record, holdings, brief=brief).encode("utf-8")
+    if fmt is RecordFormat.MARC21:
+        return encode_iso2709(subject)
+    if fmt is RecordFormat.MARC8:
+        return encode_iso2709(subject, marc8=True)
+    return json.dumps(marc_to_json(subject), ensure_ascii=False).encode("utf-8")
