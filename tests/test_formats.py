@@ -1,0 +1,96 @@
+"""The format table: every format renders every real record, brief means the same everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lxml import etree
+from pymarc import Record
+
+from crosswalks.formats import FORMATS, RecordFormat, brief_marc, render, render_xml
+from crosswalks.xmlchars import XmlText
+from gateway.marcfile import read_marc_file
+from gateway.record import Item, normalize_record
+from tests.conftest import VIE_121
+from tests.xsd import assert_valid
+
+SCHEMAS = {
+    RecordFormat.MARCXML: "oai/MARC21slim.xsd",
+    RecordFormat.OAI_DC: "oai/oai_dc.xsd",
+    RecordFormat.SRW_DC: "data/srw_dc.xsd",
+    RecordFormat.MODS: "mods/mods-3-7.xsd",
+}
+
+
+@pytest.fixture(scope="module")
+def records() -> list[Record]:
+    """The 121 Vietnamese records as the store holds them (normalised)."""
+    return [normalize_record(r.record) for r in read_marc_file(VIE_121) if r.record]
+
+
+@pytest.mark.parametrize("fmt", list(SCHEMAS), ids=str)
+@pytest.mark.parametrize("brief", [False, True], ids=["full", "brief"])
+def test_xml_formats_validate_for_every_record(
+    records: list[Record], fmt: RecordFormat, brief: bool
+) -> None:
+    """Full and brief renderings of all 121 records are valid against their schemas."""
+    holdings = [Item("dlk-tinh", "DLK000001", "Kho mở", "895.9 N573")]
+    for record in records:
+        xml = render_xml(record, fmt, brief=brief, holdings=holdings)
+        assert_valid(SCHEMAS[fmt], xml)
+        assert FORMATS[fmt].namespace in xml
+
+
+def test_brief_is_smaller_and_keeps_title_everywhere(records: list[Record]) -> None:
+    """In every format the brief rendering is shorter and still carries the title."""
+    for record in records[:20]:
+        title = record["245"]["a"][:12]
+        for fmt in RecordFormat:
+            full, brief = render(record, fmt), render(record, fmt, brief=True)
+            assert len(brief) < len(full), fmt
+            if fmt is not RecordFormat.MARC8:
+                assert title.encode("utf-8") in brief, fmt
+
+
+def test_brief_marc_has_identification_main_entry_title_and_imprint_only(
+    records: list[Record],
+) -> None:
+    """The brief MARC record keeps exactly the brief tags, in order, and the leader."""
+    record = records[0]
+    brief = brief_marc(record)
+    assert str(brief.leader) == str(record.leader)
+    assert {f.tag for f in brief.fields} <= {
+        "001", "003", "005", "008", "010", "020", "022", "024", "035", "040",
+        "100", "110", "111", "130", "245", "250", "260", "264",
+    }  # fmt: skip
+    assert "245" in {f.tag for f in brief.fields}
+
+
+def test_binary_and_text_formats(records: list[Record]) -> None:
+    """ISO 2709 (UTF-8 and MARC-8), SUTRS and MARC-in-JSON give what their readers expect."""
+    record = records[3]
+    utf8 = render(record, RecordFormat.MARC21)
+    assert utf8[9:10] == b"a" and int(utf8[:5]) == len(utf8)
+    marc8 = render(record, RecordFormat.MARC8)
+    back = Record(data=marc8, to_unicode=True)
+    assert back["245"]["a"] == record["245"]["a"]
+    assert render(record, RecordFormat.SUTRS).decode("utf-8").startswith("Nhan đề:")
+    assert json.loads(render(record, RecordFormat.JSON))["leader"] == str(record.leader)
+
+
+def test_one_text_counter_serves_a_page(records: list[Record]) -> None:
+    """A page of records shares one XmlText; a bad character anywhere is counted once."""
+    page = XmlText()
+    damaged = Record(data=records[0].as_marc(), to_unicode=True, force_utf8=True)
+    damaged["245"]["a"] = "bad\x0bvalue"  # the title: every format shows it
+    for fmt in SCHEMAS:
+        for record in (*records[:3], damaged):
+            etree.fromstring(render(record, fmt, text=page))
+    assert page.removed == len(SCHEMAS)  # the one \x0b, once per format
+
+
+def test_non_xml_format_refuses_render_xml(records: list[Record]) -> None:
+    """render_xml is for the XML formats only."""
+    with pytest.raises(ValueError, match="not an XML format"):
+        render_xml(records[0], RecordFormat.SUTRS)
