@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
-from pymarc import Field, Leader, Record, Subfield
+from pymarc import Field, Record, Subfield
 from pymarc.field import Indicators
 
 from .identifiers import isbn_is_valid, issn_is_valid
@@ -141,7 +141,7 @@ def dc_to_marc(
     year_match = next((m for m in map(_YEAR.search, dc.get("date", [])) if m), None)
     year = year_match.group(1) if year_match else None
 
-    record = Record(force_utf8=True, leader=Leader(f"00000n{leader6}{leader7} a22000007  4500"))
+    record = Record(force_utf8=True, leader=f"00000n{leader6}{leader7} a22000007  4500")
     fields: list[Field] = []
     if control_number:
         fields.append(Field(tag="001", data=control_number))
