@@ -32,6 +32,7 @@ def strip_isbd(text: str) -> str:
     if not text.endswith(".") or text.endswith("..."):
         return text
     last_word = text[text.rfind(" ") + 1 : -1].lstrip("([").casefold()
-    if len(last_word.rstrip(".")) == 1 or last_word in _ABBREVIATIONS:
+    initial = last_word.rstrip(".")
+    if (len(initial) == 1 and initial.isalpha()) or last_word in _ABBREVIATIONS:
         return text
     return text[:-1].rstrip()
