@@ -135,11 +135,11 @@ def render(
     ISO 2709 formats raise :class:`~crosswalks.iso2709.RecordTooLong` for a record over
     99,999 bytes rather than send a corrupt one.
     """
-    subject = brief_marc(record) if brief else record
     if FORMATS[fmt].xml:
         return render_xml(record, fmt, brief=brief, holdings=holdings, text=text).encode("utf-8")
     if fmt is RecordFormat.SUTRS:
         return sutrs_text(record, holdings, brief=brief).encode("utf-8")
+    subject = brief_marc(record) if brief else record
     if fmt is RecordFormat.MARC21:
         return encode_iso2709(subject)
     if fmt is RecordFormat.MARC8:
