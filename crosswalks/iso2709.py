@@ -125,10 +125,22 @@ def encode_iso2709(record: Record, *, marc8: bool = False) -> bytes:
 
 
 def _field_bytes(field: Field, encode: Callable[[str], bytes]) -> bytes:
+    """One field's bytes with its terminator.
+
+    Indicators and subfield codes must be exactly one byte each or every reader mis-frames
+    the field: an indicator that is not one ASCII character becomes blank, a subfield whose
+    code is not one is left out (as in MARCXML).
+    """
     if field.control_field:
         return encode(field.data or "") + b"\x1e"
-    parts = [encode(field.indicator1 + field.indicator2)]
-    parts.extend(b"\x1f" + encode(sub.code + sub.value) for sub in field.subfields)
+    indicators = "".join(i if len(i) == 1 and " " <= i <= "~" else " " for i in
+                         (field.indicator1, field.indicator2))  # fmt: skip
+    parts = [indicators.encode("ascii")]
+    parts.extend(
+        b"\x1f" + encode(code + value)
+        for code, value in field.subfields
+        if len(code) == 1 and "!" <= code <= "~"
+    )
     parts.append(b"\x1e")
     return b"".join(parts)
 
@@ -159,7 +171,13 @@ def _with_066(fields: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return [*kept[:at], ("066", data), *kept[at:]]
 
 
+# The format's own delimiters cannot appear in data: a stray one would cut the field.
+_DELIMITERS = str.maketrans("", "", "\x1d\x1e\x1f")
+
+
 def _utf8(text: str) -> bytes:
+    if not text.isprintable():
+        text = text.translate(_DELIMITERS)
     return text.encode("utf-8", "replace")  # a lone surrogate becomes "?"; output stays UTF-8
 
 

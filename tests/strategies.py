@@ -34,14 +34,23 @@ _CODES = "abcdefghijklmnopqrstuvwxyz0123456789"
 _INDICATORS = "0123456789abcdefghijklmnopqrstuvwxyz "
 
 
+#: Anything at all, controls, non-characters and lone surrogates included: what a broken
+#: source can put into a subfield.
+hostile_text = st.text(
+    st.one_of(st.sampled_from(VIETNAMESE_LETTERS), st.characters(), st.sampled_from(
+        "\x00\x1b\x1d\x1e\x1f\x0b\ufffe\uffff\ud800\udfff&<>\"")),
+    min_size=1,
+    max_size=30,
+)  # fmt: skip
+
+
 @st.composite
-def data_fields(draw: st.DrawFn) -> Field:
+def data_fields(draw: st.DrawFn, text: st.SearchStrategy[str] = subfield_text) -> Field:
     """A data field with a valid tag, indicators and one to five subfields."""
     tag = draw(st.integers(10, 999).map(lambda n: f"{n:03d}"))
     subfields = draw(
-        st.lists(st.builds(Subfield, st.sampled_from(_CODES), subfield_text), min_size=1,
-                 max_size=5)
-    )  # fmt: skip
+        st.lists(st.builds(Subfield, st.sampled_from(_CODES), text), min_size=1, max_size=5)
+    )
     return Field(
         tag=tag,
         indicators=Indicators(
@@ -52,11 +61,12 @@ def data_fields(draw: st.DrawFn) -> Field:
 
 
 @st.composite
-def marc_records(draw: st.DrawFn) -> Record:
-    """A well-formed MARC 21 record: leader, 001, 008, then data fields in tag order."""
+def marc_records(draw: st.DrawFn, text: st.SearchStrategy[str] = subfield_text) -> Record:
+    """A MARC 21 record: leader, 001, 008, then data fields in tag order. With the default
+    ``text`` it is well formed; with :data:`hostile_text` its data is anything at all."""
     record = Record(force_utf8=True, leader=Leader("00000nam a2200000 i 4500"))
     record.add_field(Field(tag="001", data=draw(st.text(_CODES, min_size=1, max_size=12))))
     record.add_field(Field(tag="008", data="260101s2020    vm            000 0 vie d"))
-    fields = draw(st.lists(data_fields(), min_size=1, max_size=8))
+    fields = draw(st.lists(data_fields(text), min_size=1, max_size=8))
     record.add_field(*sorted(fields, key=lambda field: field.tag))
     return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from lxml import etree
 from pymarc import Record
 
@@ -13,6 +14,7 @@ from crosswalks.xmlchars import XmlText
 from gateway.marcfile import read_marc_file
 from gateway.record import Item, normalize_record
 from tests.conftest import VIE_121
+from tests.strategies import hostile_text, marc_records
 from tests.xsd import assert_valid
 
 SCHEMAS = {
@@ -94,3 +96,17 @@ def test_non_xml_format_refuses_render_xml(records: list[Record]) -> None:
     """render_xml is for the XML formats only."""
     with pytest.raises(ValueError, match="not an XML format"):
         render_xml(records[0], RecordFormat.SUTRS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(marc_records(hostile_text))
+def test_any_record_gives_valid_xml_in_every_xml_format(record: Record) -> None:
+    """Whatever a broken source put in the data (controls, non-characters, lone
+    surrogates, markup), every XML rendering is well-formed and schema-valid, and what was
+    removed is counted."""
+    text = XmlText()
+    for fmt, schema in SCHEMAS.items():
+        assert_valid(schema, render(record, fmt, text=text))
+    values = "".join(s.value for f in record.fields if not f.control_field for s in f.subfields)
+    if any(c in values for c in "\x00\x1b\x0b\ufffe\uffff\ud800"):
+        assert text.removed > 0

@@ -14,7 +14,7 @@ from gateway.marcfile import frame_iso2709
 
 from .conftest import JAZZ_MARC8, LOC_5000, VIE_121
 from .records import make_marc
-from .strategies import marc_records
+from .strategies import hostile_text, marc_records
 
 
 @pytest.mark.parametrize("path", [VIE_121, LOC_5000], ids=lambda p: p.name)
@@ -115,3 +115,31 @@ def test_marc8_output_declares_other_character_sets_in_066() -> None:
     assert back["245"]["a"] == "Київ 中文"
     plain = Record(data=encode_iso2709(make_marc("x2", "Việt Nam"), marc8=True), to_unicode=True)
     assert plain.get("066") is None
+
+
+def test_one_byte_indicators_and_codes_whatever_the_record_holds() -> None:
+    """A non-ASCII indicator becomes blank and a non-ASCII subfield code is left out, so
+    readers still frame every field (a 2-byte indicator would shift the whole field)."""
+    record = make_marc("x1", "Tên")
+    record.add_field(Field(tag="500", indicators=Indicators("đ", "1"),
+                           subfields=[Subfield("ă", "lost"), Subfield("a", "kept")]))  # fmt: skip
+    back = decode_clean_utf8(encode_iso2709(record))
+    assert back is not None
+    note = back.get_fields("500")[0]
+    assert note.indicators == Indicators(" ", "1")
+    assert note.subfields == [Subfield("a", "kept")]
+
+
+@settings(max_examples=100, deadline=None)
+@given(marc_records(hostile_text))
+def test_any_record_gives_iso2709_that_readers_frame_correctly(record: Record) -> None:
+    """Delimiters, controls or surrogates in the data never break the structure: pymarc
+    reads every field back, in both character sets."""
+    for marc8 in (False, True):
+        data = encode_iso2709(record, marc8=marc8)
+        back = Record(data=data, to_unicode=True, force_utf8=not marc8, utf8_handling="replace")
+        fields = [f for f in back.fields if f.tag != "066"]  # MARC-8 may add 066
+        assert [f.tag for f in fields] == [f.tag for f in record.fields]
+        assert [len(f.subfields) for f in fields if not f.control_field] == [
+            len(f.subfields) for f in record.fields if not f.control_field
+        ]
