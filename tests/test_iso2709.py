@@ -138,8 +138,10 @@ def test_any_record_gives_iso2709_that_readers_frame_correctly(record: Record) -
     for marc8 in (False, True):
         data = encode_iso2709(record, marc8=marc8)
         back = Record(data=data, to_unicode=True, force_utf8=not marc8, utf8_handling="replace")
-        fields = [f for f in back.fields if f.tag != "066"]  # MARC-8 may add 066
-        assert [f.tag for f in fields] == [f.tag for f in record.fields]
+        # MARC-8 output writes its own 066 (character sets present) in place of any other.
+        fields = [f for f in back.fields if f.tag != "066"]
+        expected = [f for f in record.fields if f.tag != "066"]
+        assert [f.tag for f in fields] == [f.tag for f in expected]
         assert [len(f.subfields) for f in fields if not f.control_field] == [
-            len(f.subfields) for f in record.fields if not f.control_field
+            len(f.subfields) for f in expected if not f.control_field
         ]
