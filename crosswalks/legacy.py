@@ -646,17 +646,18 @@ def _choose(data: bytes, original: str, mode: LegacyMode, proven: bool = False) 
 # ---------------------------------------------------------------------------------------
 
 
-def detect_bytes(data: bytes) -> LegacyEncoding | None:
+def detect_bytes(data: bytes, mode: LegacyMode = LegacyMode.AUTO) -> LegacyEncoding | None:
     """Tell whether raw bytes (already known not to be UTF-8) are TCVN3 or VNI Vietnamese.
 
     None means "not recognisably Vietnamese": most likely Windows-1252 text in some other
-    language, which the caller should read as such. The same evidence rules as
-    :func:`detect_text` apply to the bytes' Windows-1252 reading.
+    language (or real MARC-8), which the caller should read as such. The same evidence
+    rules as :func:`detect_text` apply to the bytes' Windows-1252 reading; a declared
+    ``mode`` tries only that encoding, with the lower bar :func:`repair_text` describes.
     """
     original = "".join([_CP1252_CHARS[b] for b in data])
-    if not _needs_look(original):
+    if mode is LegacyMode.OFF or not _needs_look(original):
         return None
-    reading = _choose(data, original, LegacyMode.AUTO)
+    reading = _choose(data, original, mode)
     return reading.encoding if reading else None
 
 

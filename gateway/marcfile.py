@@ -253,18 +253,32 @@ def _legacy_in_marc8(chunk: bytes, mode: LegacyMode) -> bool:
     """True when a "MARC-8" record's bytes are TCVN3 or VNI Vietnamese instead.
 
     Real MARC-8 switches scripts with ESC and puts ANSEL marks before letters; a record
-    without escapes whose 8-bit subfields read as Vietnamese (one encoding, all agreeing)
-    was typed in a legacy font and exported with a blank LDR/09.
+    without escapes is taken for legacy text only when at least two thirds of its 8-bit
+    subfields read as Vietnamese in one encoding (none in the other), even when the
+    encoding is declared: one ambiguous subfield ("Nhơn" in ANSEL is "Nhẳn" in TCVN3) must
+    not turn a real MARC-8 record into garbage.
     """
     if mode is LegacyMode.OFF or b"\x1b" in chunk or chunk.isascii():
         return False
     base = int(chunk[12:17]) if chunk[12:17].isdigit() else _LEADER_LENGTH
-    parts = [p for p in re.split(rb"[\x1d\x1e\x1f]", chunk[base:]) if not p.isascii()]
-    return _vote(parts, mode) is not None
+    parts = [
+        subfield[1:]  # without its code
+        for field in chunk[base:].split(b"\x1e")
+        for subfield in field.split(b"\x1f")[1:]
+        if not subfield.isascii()
+    ]
+    verdicts = [detect_bytes(part, mode) for part in parts]
+    found = set(verdicts) - {None}
+    if len(found) != 1:
+        return False
+    return 3 * sum(1 for verdict in verdicts if verdict is not None) >= 2 * len(parts)
 
 
 def _vote(parts: list[bytes], mode: LegacyMode) -> LegacyEncoding | None:
-    """The one legacy encoding the 8-bit parts agree on, or None."""
+    """The legacy encoding of bytes known not to be what the leader says (not UTF-8).
+
+    A declared ``mode`` is trusted; in auto mode the parts that are recognised must agree.
+    """
     if mode is LegacyMode.OFF or not parts:
         return None
     if mode is not LegacyMode.AUTO:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pymarc import Record
 
+from crosswalks.iso2709 import encode_iso2709
 from crosswalks.legacy import LegacyEncoding, LegacyMode, encode
 from crosswalks.marcjson import marc_to_json
 from crosswalks.marcxml import marcxml_collection
@@ -131,3 +132,23 @@ def test_clean_files_convert_nothing(sqlite_store: RecordStore) -> None:
                           namespace=NS)  # fmt: skip
     assert report.legacy_converted == 0
     assert "TCVN3" not in " ".join(p.reason for p in report.problems)
+
+
+@pytest.mark.parametrize("mode", list(LegacyMode))
+def test_real_marc8_is_never_taken_for_legacy_text(
+    tmp_path: Path, sqlite_store: RecordStore, mode: LegacyMode
+) -> None:
+    """Vietnamese written as real MARC-8 (ANSEL marks, ơ/ư as base letters) and the jazz
+    MARC-8 file import exactly as pymarc reads them, in every mode, declared ones too: an
+    ANSEL "Nhơn" also reads as TCVN3 "Nhẳn", and one such value must not convert a record."""
+    originals = _originals(121)
+    path = tmp_path / "vie-marc8.mrc"
+    path.write_bytes(b"".join(encode_iso2709(r, marc8=True) for r in originals))
+    report = import_files(sqlite_store, [path, JAZZ_MARC8], source="lib", namespace=NS,
+                          legacy=mode)  # fmt: skip
+    assert report.legacy_converted == 0
+    stored = {r.local_id: r.marc for r in sqlite_store.fetch(range(1, 122))}
+    for original in originals:
+        got = stored[original["001"].data.strip()]
+        assert got is not None
+        assert got["245"].value() == original["245"].value()
