@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from pymarc import Record
 
-from .identifiers import isbn_is_valid, issn_is_valid
+from .identifiers import isbn_as_written, isbn_is_valid, issn_is_valid
 from .legacy import detect_text
 from .vietnamese import normalize
 from .xmlchars import INVALID_XML_CHARACTERS
@@ -154,7 +154,7 @@ def check_record(record: Record) -> list[Finding]:
                 continue
             found.extend(_text_findings(where, value))
             if tag == "020" and code == "a":
-                number = value.strip().split(" ", 1)[0]
+                number = isbn_as_written(value)
                 if not isbn_is_valid(number):
                     found.append(
                         Finding(Severity.WARNING, where,

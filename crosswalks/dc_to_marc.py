@@ -4,8 +4,11 @@ School libraries keep their catalogues in spreadsheets and small databases whose
 are Dublin Core in all but name. The National Library and every Z39.50/SRU client expect
 MARC 21, so such rows are crosswalked on the way in, following the reference table: the
 record gets a real leader (type of record from dc:type) and a 40-character 008 (date,
-language), every DC value lands in the field the MARC to DC crosswalk reads it back from,
-and ``042 $a dc`` says where the record came from.
+language), every DC value lands in the field the reference table names, and ``042 $a dc``
+says where the record came from. Read back through :mod:`crosswalks.marc_to_dc`, every
+value returns in its own element except where the tables send it elsewhere: coverage goes
+to 500 (read back as a description) and an identifier with a wrong ISBN check digit to
+020 $z (kept for searching, not published as an identifier).
 
 Values are kept as the source wrote them (after Vietnamese NFC); no ISBD punctuation is
 added, so LDR/18 is blank (non-ISBD).
@@ -68,11 +71,19 @@ _LANGUAGES = {
     "la": "lat", "lat": "lat", "latin": "lat", "mul": "mul", "nhieu ngon ngu": "mul",
 }  # fmt: skip
 
-# Words that make a creator a corporate body (an organisation) rather than a person.
+# How Vietnamese organisation names begin ("Trường THPT ...", "Nhà xuất bản ...", "Sở ...").
+# Matched at the start, with marks (a folded "truong" would also catch the surname Trương),
+# so personal names made of the same syllables ("Lê Thị Thu", "Phan Công Tâm") stay people.
+_CORPORATE_STARTS = (
+    "nhà xuất bản ", "nxb ", "trường ", "viện ", "bộ ", "hội ", "hiệp hội ", "sở ", "cục ",
+    "tổng cục ", "ủy ban ", "uỷ ban ", "trung tâm ", "thư viện ", "công ty ", "học viện ",
+    "đại học ", "ban ", "đảng ", "đoàn thanh niên ", "liên hiệp ", "liên đoàn ",
+    "câu lạc bộ ", "tạp chí ", "báo ", "phòng ", "văn phòng ", "chi cục ", "quỹ ",
+)  # fmt: skip
+# English corporate words, anywhere in the name.
 _CORPORATE_WORDS = frozenset(
-    "nha xuat ban truong vien bo hoi trung tam thu vien ban so cong ty tong cuc cuc "
-    "uy ban hoc vien dai hoc dang doan university institute library association committee "
-    "department ministry press society council centre center company school office".split()
+    "university institute library association committee department ministry press society "
+    "council centre center company school office publishers publishing inc ltd".split()
 )
 
 
@@ -84,7 +95,11 @@ def language_code(value: str) -> str | None:
 
 
 def _is_personal(name: str) -> bool:
-    return not (_CORPORATE_WORDS & set(fold(name).replace(",", " ").split()))
+    """A person's name rather than an organisation's (see the tables above)."""
+    lowered = normalize(name).casefold() + " "
+    if lowered.startswith(_CORPORATE_STARTS):
+        return False
+    return not (_CORPORATE_WORDS & set(re.split(r"[\s,.()]+", lowered)))
 
 
 def _field(tag: str, ind: str, *subfields: tuple[str, str]) -> Field:
@@ -145,8 +160,9 @@ def dc_to_marc(
     fields: list[Field] = []
     if control_number:
         fields.append(Field(tag="001", data=control_number))
+    dates_008 = f"s{year}    " if year else "nuuuuuuuu"  # 06 type of date, 07-10, 11-14
     f008 = (
-        f"{entered:%y%m%d}{'s' if year else 'n'}{year or 'uuuu'}    {country[:3]:<3}"
+        f"{entered:%y%m%d}{dates_008}{country[:3]:<3}"
         f"{'|' * 17}{languages[0] if languages else 'und'} d"
     )
     fields.append(Field(tag="008", data=f008))
@@ -187,7 +203,7 @@ def dc_to_marc(
     publishers = dc.get("publisher", [])
     dates = dc.get("date", [])
     if publishers or dates:
-        imprint = [("b", p) for p in publishers] + [("c", d) for d in dates[:1]]
+        imprint = [("b", p) for p in publishers] + [("c", d) for d in dates]
         fields.append(_field("264", " 1", *imprint))
     for value in dc.get("format", []):
         fields.append(

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["isbn_key", "isbn10_to_13", "issn_key", "isbn_is_valid", "issn_is_valid"]
+__all__ = [
+    "isbn_key",
+    "isbn10_to_13",
+    "issn_key",
+    "isbn_is_valid",
+    "issn_is_valid",
+    "isbn_as_written",
+]
 
 _ISBN_CANDIDATE = re.compile(r"(?<![0-9Xx])(?:97[89][\s-]?)?(?:[0-9][\s-]?){8,9}[0-9Xx](?![0-9])")
 _ISSN = re.compile(r"(?<![0-9])([0-9]{4})[\s-]?([0-9]{3}[0-9Xx])(?![0-9])")
@@ -46,6 +53,15 @@ def issn_key(text: str) -> str | None:
     if not match:
         return None
     return (match.group(1) + match.group(2)).upper()
+
+
+def isbn_as_written(value: str) -> str:
+    """The ISBN in a 020 subfield as catalogued, without qualifier or ISBD punctuation.
+
+    "978-604-1-00000-0 (bìa mềm) :" -> "978-604-1-00000-0". What Dublin Core publishes and
+    what the record check validates, so both see the same number.
+    """
+    return value.strip().split(" ", 1)[0].rstrip(":;.,/")
 
 
 def isbn_is_valid(isbn: str) -> bool:

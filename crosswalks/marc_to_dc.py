@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from pymarc import Field, Record
 
+from .identifiers import isbn_as_written
 from .punctuation import strip_isbd
 from .xmlchars import XmlText
 
@@ -140,18 +141,18 @@ def _date(value: str) -> str:
     return match.group(1) if match else value
 
 
-def _imprint(field: Field) -> tuple[str, str]:
-    """(publisher statement "place : name", date) from a 260 or 264."""
+def _imprint(field: Field) -> tuple[str, list[str]]:
+    """(publisher statement "place : name", dates) from a 260 or 264."""
     places = [strip_isbd(v) for v in field.get_subfields("a")]
     names = [strip_isbd(v) for v in field.get_subfields("b")]
     publisher = " : ".join(part for part in (", ".join(places), ", ".join(names)) if part)
-    date = " ".join(_date(strip_isbd(v)) for v in field.get_subfields("c"))
-    return publisher, date
+    return publisher, [_date(strip_isbd(v)) for v in field.get_subfields("c")]
 
 
-def _isbn(value: str) -> str:
-    """An ISBN subfield without its qualifier ("978... (pbk.)" -> "978...")."""
-    return value.strip().split(" ", 1)[0].rstrip(":;.,")
+def _is_author(field: Field) -> bool:
+    """A 720 (uncontrolled name) whose relator says it is the author, not a contributor."""
+    roles = " ".join(field.get_subfields("e", "4")).casefold()
+    return any(word in roles for word in ("author", "creator", "aut", "cre", "tác giả"))
 
 
 def _languages(record: Record) -> list[str]:
@@ -163,10 +164,11 @@ def _languages(record: Record) -> list[str]:
             codes.append(code)
     for field in record.get_fields("041"):
         for value in field.get_subfields("a"):
-            # Pre-2001 records pack several codes into one subfield ("engvie").
-            compact = value.strip().lower()
-            if len(compact) % 3 == 0 and compact.isalpha():
-                codes.extend(compact[i : i + 3] for i in range(0, len(compact), 3))
+            # Pre-2001 records pack several codes into one subfield ("engvie"); others
+            # separate them ("vie, eng").
+            for chunk in re.split(r"[\s,;/]+", value.strip().lower()):
+                if len(chunk) % 3 == 0 and chunk.isalpha():
+                    codes.extend(chunk[i : i + 3] for i in range(0, len(chunk), 3))
     texts = [display_text(field, "a") for field in record.get_fields("546")]
     return codes + [text for text in texts if text]
 
@@ -194,11 +196,13 @@ def marc_to_dc(
             found["title"].append(display_text(field, "abfgknps"))
         elif tag == "246":
             found["title"].append(display_text(field, "abnp"))
-        elif tag in ("100", "110", "111"):
+        elif tag in ("100", "110", "111") or (tag == "720" and _is_author(field)):
             found["creator"].append(display_text(field, _NAME_PARTS[tag]))
         elif tag in _NAME_PARTS:
             found["contributor"].append(display_text(field, _NAME_PARTS[tag]))
-        elif tag in ("600", "610", "611", "630", "650", "653"):
+        elif tag == "653":  # uncontrolled terms: each $a is a term of its own
+            found["subject"].extend(strip_isbd(v) for v in field.get_subfields("a"))
+        elif tag in ("600", "610", "611", "630", "650"):
             found["subject"].append(subject_heading(field))
         elif tag in ("050", "060"):
             found["subject"].append(display_text(field, "ab"))
@@ -207,11 +211,11 @@ def marc_to_dc(
         elif tag in ("651", "662", "751", "752"):
             found["coverage"].append(subject_heading(field))
         elif tag == "260" or (tag == "264" and field.indicator2 == "1"):
-            publisher, date = _imprint(field)
+            publisher, dates = _imprint(field)
             found["publisher"].append(publisher)
-            found["date"].append(date)
+            found["date"].extend(dates)
         elif tag == "264" and field.indicator2 == "4":
-            copyright_dates.append(_imprint(field)[1])
+            copyright_dates.extend(_imprint(field)[1])
         elif tag == "520":
             found["description"].append(display_text(field, "ab"))
         elif tag in ("506", "540"):
@@ -220,7 +224,7 @@ def marc_to_dc(
             found["relation"].append(display_text(field, "a"))
         elif tag == "534":
             found["source"].append(display_text(field, "t"))
-        elif tag[0] == "5" and tag != "546":
+        elif tag[:1] == "5" and tag != "546":
             descriptions.append(display_text(field))
         elif tag == "655":
             found["type"].append(display_text(field, "a"))
@@ -230,13 +234,14 @@ def marc_to_dc(
             found["format"].extend(strip_isbd(v) for v in field.get_subfields("q"))
             found["identifier"].extend(v.strip() for v in field.get_subfields("u"))
         elif tag == "020":
-            found["identifier"].extend("URN:ISBN:" + _isbn(v) for v in field.get_subfields("a"))
+            isbns = (isbn_as_written(v) for v in field.get_subfields("a"))
+            found["identifier"].extend("URN:ISBN:" + isbn for isbn in isbns if isbn)
         elif tag in ("022", "024"):
             found["identifier"].extend(v.strip() for v in field.get_subfields("a"))
         elif tag == "786":
-            found["source"].append(display_text(field, "ot"))
+            found["source"].append(display_text(field, "otn"))
         elif "760" <= tag <= "787":
-            found["relation"].append(display_text(field, "ot"))
+            found["relation"].append(display_text(field, "otn"))
         elif tag in ("490", "830"):
             found["relation"].append(display_text(field, "av" if tag == "490" else "anpv"))
     found["description"].extend(descriptions)  # 520 summaries first, then other notes

@@ -40,10 +40,15 @@ def marc_to_json(record: Record) -> dict[str, object]:
 
 
 def marc_from_json(data: dict[str, object]) -> Record:
-    """Inverse of :func:`marc_to_json`; tolerant of missing indicators."""
-    record = Record(leader=str(data.get("leader") or ""), force_utf8=True)
+    """Inverse of :func:`marc_to_json`; tolerant of missing indicators and null values.
+
+    Raises ValueError (naming the field) for a structure that is not MARC-in-JSON.
+    """
+    leader = str(data.get("leader") or "").ljust(24)[:24]  # pymarc refuses a short leader
+    record = Record(leader=leader, force_utf8=True)
     fields = data.get("fields") or []
-    assert isinstance(fields, list)
+    if not isinstance(fields, list):
+        raise ValueError('MARC-in-JSON "fields" must be an array')
     record.add_field(*_fields_from_json(fields))
     return record
 
@@ -55,18 +60,21 @@ def _fields_from_json(fields: Iterable[object]) -> list[Field]:
             raise ValueError(f"a MARC-in-JSON field must be an object with one tag: {entry!r}")
         ((tag, body),) = entry.items()
         if isinstance(body, dict):
+            entries = body.get("subfields") or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise ValueError(f'field {tag}: "subfields" must be an array of objects')
             subfields = [
-                Subfield(str(code), str(value))
-                for sub in body.get("subfields") or []
+                Subfield(str(code), "" if value is None else str(value))
+                for sub in entries
                 for code, value in sub.items()
             ]
             indicators = [
-                str(body.get("ind1", " "))[:1] or " ",
-                str(body.get("ind2", " "))[:1] or " ",
+                str(body.get("ind1") or " ")[:1],
+                str(body.get("ind2") or " ")[:1],
             ]
             result.append(
                 Field(tag=str(tag), indicators=Indicators(*indicators), subfields=subfields)
             )
         else:
-            result.append(Field(tag=str(tag), data=str(body)))
+            result.append(Field(tag=str(tag), data="" if body is None else str(body)))
     return result

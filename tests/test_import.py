@@ -219,3 +219,24 @@ def test_any_index_leaves_out_codes_and_physical_description(vie_store: RecordSt
     assert vie_store.search(Term(Index.ANY, "dlc")).total == 0
     assert vie_store.search(Term(Index.ANY, "cm")).total == 0
     assert vie_store.search(Term(Index.ANY, "Hà Nội")).total > 10
+
+
+def test_malformed_marc_in_json_is_reported_not_crashed(tmp_path: Path) -> None:
+    """Wrong shapes and nulls in MARC-in-JSON give a per-record error or empty values."""
+    cases = [
+        ({"leader": "00000nam a2200000 i 4500", "fields": "oops"}, '"fields" must be an array'),
+        ({"leader": "x", "fields": [{"245": {"subfields": "x"}}]}, "field 245"),
+        ({"leader": 5, "fields": [{"001": None},
+                                  {"245": {"ind1": None, "subfields": [{"a": None}]}}]}, None),
+    ]  # fmt: skip
+    for number, (document, error) in enumerate(cases):
+        path = tmp_path / f"{number}.json"
+        path.write_text(json.dumps(document), "utf-8")
+        (result,) = list(read_marc_file(path))
+        if error:
+            assert result.record is None and error in (result.error or "")
+        else:
+            assert result.record is not None
+            assert result.record["001"].data == ""
+            assert tuple(result.record["245"].indicators) == (" ", " ")
+            assert result.record["245"]["a"] == ""

@@ -16,8 +16,12 @@ CASES = [
     ("In lần thứ 2.", "In lần thứ 2"),  # a digit is not an initial
     ("Nguyễn, V.", "Nguyễn, V."),  # an initial keeps its period
     ("Smith, J. R.", "Smith, J. R."),
+    ("Nguyễn, V.A.", "Nguyễn, V.A."),  # several initials
+    ("Washington, D.C.", "Washington, D.C."),
+    ("In lần 2.3.", "In lần 2.3"),  # digits are not initials
     ("Macmillan Co.", "Macmillan Co."),  # abbreviations keep theirs
     ("300 tr.", "300 tr."),
+    ("Omaha, Neb.", "Omaha, Neb."),
     ("[s.n.]", "[s.n.]"),
     ("Và còn nữa...", "Và còn nữa..."),  # an ellipsis is data
     ("A.B.C. : D", "A.B.C. : D"),  # inside the data nothing changes
