@@ -3,7 +3,7 @@
 SRU asks by schema name or URI, OAI-PMH by metadataPrefix, Z39.50 by record syntax OID
 and element set name; all of them end here, so a format and its brief form are defined
 once. ``brief`` means the same thing in every format: title, author, date and identifiers
-(for MARC: the leader, control fields, standard numbers, main entry, title, edition and
+(for MARC: the leader, 001/003/005/008, standard numbers, main entry, title, edition and
 imprint).
 """
 
@@ -144,4 +144,5 @@ def render(
         return encode_iso2709(subject)
     if fmt is RecordFormat.MARC8:
         return encode_iso2709(subject, marc8=True)
-    return json.dumps(marc_to_json(subject), ensure_ascii=False).encode("utf-8")
+    # "replace": a lone surrogate from damaged data becomes "?" instead of failing the page.
+    return json.dumps(marc_to_json(subject), ensure_ascii=False).encode("utf-8", "replace")

@@ -10,6 +10,7 @@ as in Dublin Core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -50,6 +51,9 @@ _LABELS = (
     ("control_number", "Số kiểm soát", "Control number"),
     ("holdings", "Bản sao", "Holdings"),
 )
+# Control characters (an ESC would reach the client's terminal) and lone surrogates (not
+# encodable as UTF-8) never leave in a display; tab and line feed are layout.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _SUBJECT_TAGS = frozenset({"600", "610", "611", "630", "648", "650", "651", "653", "655"})
 _BRIEF = ("title", "author", "date", "isbn", "issn", "control_number")
 
@@ -134,4 +138,4 @@ def sutrs_text(
             head = f"{label}:".ljust(width) if number == 0 else " " * width
             # A value with line breaks (a contents note) keeps them, indented.
             lines.append(head + value.replace("\n", "\n" + " " * width))
-    return "\n".join(lines) + "\n"
+    return _UNSAFE.sub("", "\n".join(lines)) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -209,6 +210,14 @@ def import_command(
 
 # -- check -------------------------------------------------------------------------------
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Record data shown on a terminal: control characters as \\xNN, so an ESC in a
+    record cannot drive the administrator's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
 
 @main.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -242,18 +251,17 @@ def check_command(files: tuple[str, ...], summary: bool, errors_only: bool) -> N
                     with_warnings += 1
                 if summary or not findings:
                     continue
-                label = f" (001 {checked.control_number})" if checked.control_number else ""
+                number = checked.control_number
+                label = f" (001 {_printable(number)})" if number else ""
                 for finding in findings:
-                    click.echo(f"{path}: {checked.where}{label}: {finding}")
+                    click.echo(f"{path}: {checked.where}{label}: {_printable(str(finding))}")
         except MarcFileError as exc:
             click.echo(f"lienthong: {exc}", err=True)
             any_error = True
             continue
         any_error = any_error or with_errors > 0
-        click.echo(
-            f"{path}: {records} record(s), {with_errors} with errors, "
-            f"{with_warnings} with warnings only"
-        )
+        warnings = "" if errors_only else f", {with_warnings} with warnings only"
+        click.echo(f"{path}: {records} record(s), {with_errors} with errors{warnings}")
     if any_error:
         sys.exit(EXIT_WORK)
 

@@ -103,7 +103,10 @@ def file_format(path: str | Path) -> MarcFormat | None:
         raise MarcFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not head.strip():
         return None
-    return detect_format(head)
+    try:
+        return detect_format(head)
+    except MarcFileError as exc:
+        raise MarcFileError(f"{path}: {exc}") from None
 
 
 def read_marc_file(path: str | Path, legacy: LegacyMode = LegacyMode.AUTO) -> Iterator[ReadResult]:

@@ -138,7 +138,7 @@ def test_the_command_reports_records_and_exits_1_on_errors(tmp_path: Path) -> No
     runner = CliRunner()
     clean = runner.invoke(main, ["check", "--errors-only", str(VIE_121)])
     assert clean.exit_code == 0, clean.output
-    assert clean.output.strip() == f"{VIE_121}: 121 record(s), 0 with errors, 0 with warnings only"
+    assert clean.output.strip() == f"{VIE_121}: 121 record(s), 0 with errors"
     bad = tmp_path / "bad.mrc"
     bad.write_bytes(encode_iso2709(_with("nothing")) + encode_iso2709(_with("no 245")))
     result = runner.invoke(main, ["check", str(bad)])
@@ -149,3 +149,23 @@ def test_the_command_reports_records_and_exits_1_on_errors(tmp_path: Path) -> No
     summary = runner.invoke(main, ["check", "--summary", str(bad), str(tmp_path / "missing.mrc")])
     assert summary.exit_code == 1
     assert "missing.mrc" in summary.output and "245" not in summary.output
+
+
+def test_record_data_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """An ESC sequence in a control number or a value is printed as \\x1b, not sent raw."""
+    record = _with("control")
+    record["001"].data = "id\x1b]0;pwned\x07"
+    path = tmp_path / "esc.mrc"
+    path.write_bytes(encode_iso2709(record))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "(001 id\\x1b]0;pwned\\x07)" in result.output
+
+
+def test_a_file_that_is_not_marc_is_named(tmp_path: Path) -> None:
+    """With several files, the one that is not MARC is named in the message."""
+    other = tmp_path / "notes.txt"
+    other.write_text("just some text\n", "utf-8")
+    result = CliRunner().invoke(main, ["check", str(VIE_121), str(other)])
+    assert result.exit_code == 1
+    assert f"{other}: not a MARC file" in result.output

@@ -110,3 +110,17 @@ def test_any_record_gives_valid_xml_in_every_xml_format(record: Record) -> None:
     values = "".join(s.value for f in record.fields if not f.control_field for s in f.subfields)
     if any(c in values for c in "\x00\x1b\x0b\ufffe\uffff\ud800"):
         assert text.removed > 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(marc_records(hostile_text))
+def test_any_record_renders_in_every_format_without_control_characters_in_sutrs(
+    record: Record,
+) -> None:
+    """Every format renders damaged data without failing; SUTRS, which a client prints on a
+    terminal, carries no control character and no lone surrogate."""
+    for fmt in RecordFormat:
+        data = render(record, fmt)
+        assert data
+    display = render(record, RecordFormat.SUTRS).decode("utf-8")
+    assert not any(ord(c) < 0x20 and c not in "\n\t" for c in display)
