@@ -22,6 +22,7 @@ from pymarc import Record
 
 from .identifiers import isbn_as_written, isbn_is_valid, issn_is_valid
 from .legacy import detect_text
+from .marcxml import INDICATORS
 from .vietnamese import normalize
 from .xmlchars import INVALID_XML_CHARACTERS
 
@@ -65,7 +66,6 @@ _NOT_REPEATABLE = frozenset(
     "001 003 005 008 010 018 040 042 100 110 111 130 240 243 245 254 256 263 306 357 384".split()
 )
 _TAG = re.compile(r"[0-9A-Za-z]{3}")
-_INDICATOR = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
 _SUBFIELD_CODE = re.compile(r"[0-9a-z]")
 _DATE_005 = re.compile(r"\d{14}\.\d")
 _DATE1 = re.compile(r"[0-9u|]{4}|    ")
@@ -141,7 +141,7 @@ def check_record(record: Record) -> list[Finding]:
             found.extend(_control_findings(tag, field.data or ""))
             continue
         for position, indicator in ((1, field.indicator1), (2, field.indicator2)):
-            if indicator not in _INDICATOR:
+            if indicator not in INDICATORS:
                 found.append(Finding(Severity.ERROR, tag, f"indicator {position} {indicator!r}"))
         if not field.subfields:
             found.append(Finding(Severity.ERROR, tag, "data field without subfields"))

@@ -19,10 +19,10 @@ from pymarc import Record
 
 from .holdings import Holding
 from .iso2709 import encode_iso2709
-from .marc_to_dc import DcSchema, dc_xml_text, marc_to_dc
+from .marc_to_dc import DC_ENVELOPES, DcSchema, dc_xml_text, marc_to_dc
 from .marcjson import marc_to_json
-from .marcxml import marcxml_text
-from .mods import marc_to_mods
+from .marcxml import MARCXML_NS, MARCXML_SCHEMA_LOCATION, marcxml_text
+from .mods import MODS_NAMESPACE, MODS_SCHEMA_LOCATION, marc_to_mods
 from .sutrs import sutrs_text
 from .xmlchars import XmlText
 
@@ -54,28 +54,16 @@ class FormatInfo:
 
 FORMATS: dict[RecordFormat, FormatInfo] = {
     RecordFormat.MARCXML: FormatInfo(
-        "application/marcxml+xml",
-        "http://www.loc.gov/MARC21/slim",
-        "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
-        xml=True,
+        "application/marcxml+xml", MARCXML_NS, MARCXML_SCHEMA_LOCATION, xml=True
     ),
     RecordFormat.OAI_DC: FormatInfo(
-        "application/xml",
-        "http://www.openarchives.org/OAI/2.0/oai_dc/",
-        "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
-        xml=True,
+        "application/xml", *DC_ENVELOPES[DcSchema.OAI_DC][1:], xml=True
     ),
     RecordFormat.SRW_DC: FormatInfo(
-        "application/xml",
-        "info:srw/schema/1/dc-schema",
-        "http://www.loc.gov/standards/sru/recordSchemas/dc-schema.xsd",
-        xml=True,
+        "application/xml", *DC_ENVELOPES[DcSchema.SRW_DC][1:], xml=True
     ),
     RecordFormat.MODS: FormatInfo(
-        "application/mods+xml",
-        "http://www.loc.gov/mods/v3",
-        "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd",
-        xml=True,
+        "application/mods+xml", MODS_NAMESPACE, MODS_SCHEMA_LOCATION, xml=True
     ),
     RecordFormat.SUTRS: FormatInfo("text/plain; charset=utf-8"),
     RecordFormat.MARC21: FormatInfo("application/marc"),

@@ -30,6 +30,7 @@ from .xmlchars import XmlText
 
 __all__ = [
     "DC_ELEMENTS",
+    "DC_ENVELOPES",
     "DC_NS",
     "DcSchema",
     "marc_to_dc",
@@ -68,7 +69,8 @@ class DcSchema(StrEnum):
     SRW_DC = "srw_dc"
 
 
-_ENVELOPES = {
+#: (prefix, namespace, schema location) of each envelope.
+DC_ENVELOPES: dict[DcSchema, tuple[str, str, str]] = {
     DcSchema.OAI_DC: (
         "oai_dc",
         "http://www.openarchives.org/OAI/2.0/oai_dc/",
@@ -279,7 +281,7 @@ def dc_xml_text(
     removed because XML forbids it.
     """
     clean = text if text is not None else XmlText()
-    prefix, namespace, location = _ENVELOPES[schema]
+    prefix, namespace, location = DC_ENVELOPES[schema]
     parts = [
         f'<{prefix}:dc xmlns:{prefix}="{namespace}" xmlns:dc="{DC_NS}" xmlns:xsi="{_XSI}" '
         f'xsi:schemaLocation="{namespace} {location}">'

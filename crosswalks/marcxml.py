@@ -21,6 +21,7 @@ from pymarc.field import Indicators
 from .xmlchars import XmlText
 
 __all__ = [
+    "INDICATORS",
     "MARCXML_NS",
     "MARCXML_SCHEMA_LOCATION",
     "marc_to_marcxml",
@@ -40,7 +41,8 @@ _CONTROL_TAG = re.compile(r"00[1-9A-Za-z]")
 _DATA_TAG = re.compile(
     r"0[1-9A-Z][0-9A-Z]|0[1-9a-z][0-9a-z]|[1-9A-Z][0-9A-Z]{2}|[1-9a-z][0-9a-z]{2}"
 )
-_INDICATOR = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
+#: The characters MARC 21 allows as an indicator (the schema's pattern too).
+INDICATORS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
 _SUBFIELD_CODE = frozenset(
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!\"#$%&'()*+,-./:;<=>?{}_^`~[]\\"
 )
@@ -108,10 +110,10 @@ def marcxml_text(record: Record, text: XmlText | None = None, *, namespace: bool
             clean.repaired += 1
             continue
         ind1, ind2 = field.indicator1, field.indicator2
-        if ind1 not in _INDICATOR:
+        if ind1 not in INDICATORS:
             ind1 = " "
             clean.repaired += 1
-        if ind2 not in _INDICATOR:
+        if ind2 not in INDICATORS:
             ind2 = " "
             clean.repaired += 1
         add(f'<datafield tag="{field.tag}" ind1="{ind1}" ind2="{ind2}">')
