@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from lxml import etree
 from pymarc import Record
 
 from .holdings import Holding
@@ -22,7 +21,7 @@ from .iso2709 import encode_iso2709
 from .marc_to_dc import DC_ENVELOPES, DcSchema, dc_xml_text, marc_to_dc
 from .marcjson import marc_to_json
 from .marcxml import MARCXML_NS, MARCXML_SCHEMA_LOCATION, marcxml_text
-from .mods import MODS_NAMESPACE, MODS_SCHEMA_LOCATION, marc_to_mods
+from .mods import MODS_NAMESPACE, MODS_SCHEMA_LOCATION, mods_text
 from .sutrs import sutrs_text
 from .xmlchars import XmlText
 
@@ -105,8 +104,7 @@ def render_xml(
         schema = DcSchema.OAI_DC if fmt is RecordFormat.OAI_DC else DcSchema.SRW_DC
         return dc_xml_text(marc_to_dc(record, brief=brief), schema, clean)
     if fmt is RecordFormat.MODS:
-        element = marc_to_mods(record, holdings, brief=brief, text=clean)
-        return etree.tostring(element, encoding="unicode")
+        return mods_text(record, holdings, brief=brief, text=clean)
     raise ValueError(f"{fmt} is not an XML format")
 
 

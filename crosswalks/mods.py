@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote
 
 from lxml import etree
@@ -43,6 +43,7 @@ __all__ = [
     "MODS_VERSION",
     "RECORD_ORIGIN",
     "marc_to_mods",
+    "mods_text",
 ]
 
 #: The MODS version 3 namespace (shared by every 3.x version).
@@ -58,21 +59,72 @@ RECORD_ORIGIN: Final = (
 )
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_XML_SPACE = "xml:space"
 # The default namespace keeps every element name unprefixed: smaller pages, faster output.
-_NSMAP: Final = {None: MODS_NAMESPACE, "xsi": _XSI}
 _ROOT_ATTRIB: Final = {
+    "xmlns": MODS_NAMESPACE,
+    "xmlns:xsi": _XSI,
     "version": MODS_VERSION,
-    f"{{{_XSI}}}schemaLocation": f"{MODS_NAMESPACE} {MODS_SCHEMA_LOCATION}",
+    "xsi:schemaLocation": f"{MODS_NAMESPACE} {MODS_SCHEMA_LOCATION}",
 }
-
-_sub = etree.SubElement
-_Element = Any  # lxml.etree._Element; lxml ships no type stubs here
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _Clean = Callable[[str], str]
 
 
+class _Node:
+    """One MODS element while it is built: tag, attributes, text, children.
+
+    A plain object instead of an lxml element: building some fifty lxml elements per
+    record cost most of the rendering time, while these are serialised once, as text.
+    """
+
+    __slots__ = ("tag", "attrib", "text", "children")
+
+    def __init__(self, tag: str, attrib: dict[str, str] | None = None) -> None:
+        self.tag = tag
+        self.attrib = dict(attrib) if attrib else None
+        self.text: str | None = None
+        self.children: list[_Node] = []
+
+    def set(self, key: str, value: str) -> None:
+        """Set an attribute."""
+        if self.attrib is None:
+            self.attrib = {}
+        self.attrib[key] = value
+
+    def remove(self, child: _Node) -> None:
+        """Take out a child that turned out to be empty."""
+        self.children.remove(child)
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+    def write(self, out: list[str], escape: _Clean) -> None:
+        """Append this element as XML text (values are escaped here, once)."""
+        tag, attrib, text, children = self.tag, self.attrib, self.text, self.children
+        head = "<" + tag
+        if attrib:
+            head += "".join([f' {key}="{escape(value)}"' for key, value in attrib.items()])
+        if not children:  # most elements: one string each
+            out.append(head + "/>" if text is None else f"{head}>{escape(text)}</{tag}>")
+            return
+        out.append(f"{head}>{escape(text)}" if text else head + ">")
+        for child in children:
+            child.write(out, escape)
+        out.append(f"</{tag}>")
+
+
+def _sub(parent: _Node, tag: str, attrib: dict[str, str] | None = None) -> _Node:
+    node = _Node(tag, attrib)
+    parent.children.append(node)
+    return node
+
+
+_Element = _Node
+
+
 def _q(local: str) -> str:
-    return f"{{{MODS_NAMESPACE}}}{local}"
+    return local
 
 
 # Qualified element names, computed once: building them per element costs more than the
@@ -1679,7 +1731,20 @@ def marc_to_mods(
     brief: bool = False,
     text: XmlText | None = None,
 ) -> etree._Element:
-    """Render ``record`` as a ``<mods version="3.7">`` element valid against the MODS schema.
+    """:func:`mods_text` as an lxml element, for callers that need a tree."""
+    xml = mods_text(record, holdings, brief=brief, text=text)
+    return etree.fromstring(xml.encode("utf-8"), _PARSER)
+
+
+def mods_text(
+    record: Record,
+    holdings: Sequence[Holding] = (),
+    *,
+    brief: bool = False,
+    text: XmlText | None = None,
+) -> str:
+    """Render ``record`` as a ``<mods version="3.7">`` element (XML text) valid against the
+    MODS schema.
 
     ``holdings`` are the copies the gateway knows (the record's source library and, in a
     union catalogue, others); each becomes a ``location`` and the record's own 852 fields
@@ -1692,7 +1757,7 @@ def marc_to_mods(
     The record is expected in NFC (canonical records are); it is not modified.
     """
     clean = text if text is not None else XmlText()
-    root = etree.Element(_MODS, _ROOT_ATTRIB, nsmap=_NSMAP)
+    root = _Node(_MODS, _ROOT_ATTRIB)
     rec = _Record(record, root, clean)
     _titles(rec, brief)
     _names(rec, brief)
@@ -1716,4 +1781,6 @@ def marc_to_mods(
     if not len(root):
         # The schema wants at least one element; an empty titleInfo says "no title".
         _sub(root, _TITLE_INFO)
-    return root
+    out: list[str] = []
+    root.write(out, clean.escape)
+    return "".join(out)
