@@ -100,8 +100,11 @@ def encode_iso2709(record: Record, *, marc8: bool = False) -> bytes:
     recomputed, whatever the record carried. Raises :class:`RecordTooLong` rather than
     writing a record whose lengths overflow their digits.
     """
-    encode = _marc8_encoder() if marc8 else _utf8
-    fields = [(field.tag, _field_bytes(field, encode)) for field in record.fields]
+    if marc8:
+        encode = _marc8_encoder()
+        fields = [(field.tag, _marc8_field(field, encode)) for field in record.fields]
+    else:
+        fields = [(field.tag, _utf8_field(field)) for field in record.fields]
     if marc8:
         fields = _with_066(fields)
     directory: list[bytes] = []
@@ -124,25 +127,42 @@ def encode_iso2709(record: Record, *, marc8: bool = False) -> bytes:
     return b"".join([leader.encode("ascii", "replace"), *directory, b"\x1e", *body, b"\x1d"])
 
 
-def _field_bytes(field: Field, encode: Callable[[str], bytes]) -> bytes:
-    """One field's bytes with its terminator.
+def _pieces(field: Field) -> list[str]:
+    """A data field's indicators, then each subfield as code + value, ready to join on
+    the subfield delimiter.
 
     Indicators and subfield codes must be exactly one byte each or every reader mis-frames
     the field: an indicator that is not one ASCII character becomes blank, a subfield whose
-    code is not one is left out (as in MARCXML).
+    code is not one is left out (as in MARCXML). The format's delimiters are taken out of
+    the data, where a stray one would cut the field.
     """
-    if field.control_field:
-        return encode(field.data or "") + b"\x1e"
     indicators = "".join(i if len(i) == 1 and " " <= i <= "~" else " " for i in
                          (field.indicator1, field.indicator2))  # fmt: skip
-    parts = [indicators.encode("ascii")]
-    parts.extend(
-        b"\x1f" + encode(code + value)
-        for code, value in field.subfields
-        if len(code) == 1 and "!" <= code <= "~"
-    )
-    parts.append(b"\x1e")
-    return b"".join(parts)
+    pieces = [indicators]
+    for code, value in field.subfields:
+        if code in _CODES:
+            pieces.append(code + (value if value.isprintable() else value.translate(_DELIMITERS)))
+    return pieces
+
+
+def _utf8_field(field: Field) -> bytes:
+    """One field in UTF-8 with its terminator (one encode per field: the hot path)."""
+    if field.control_field:
+        text = field.data or ""
+        if not text.isprintable():
+            text = text.translate(_DELIMITERS)
+    else:
+        text = "\x1f".join(_pieces(field))
+    # A lone surrogate becomes "?": the output stays valid UTF-8.
+    return (text + "\x1e").encode("utf-8", "replace")
+
+
+def _marc8_field(field: Field, encode: Callable[[str], bytes]) -> bytes:
+    """One field in MARC-8: each piece on its own, so each starts and ends in the default
+    character sets (the MARC-8 encoder writes controls and delimiters as references)."""
+    if field.control_field:
+        return encode(field.data or "") + b"\x1e"
+    return b"\x1f".join(encode(piece) for piece in _pieces(field)) + b"\x1e"
 
 
 # An ISO 2022 designation (technique 2) or a MARC locking escape (technique 1), without ESC.
@@ -171,14 +191,9 @@ def _with_066(fields: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return [*kept[:at], ("066", data), *kept[at:]]
 
 
-# The format's own delimiters cannot appear in data: a stray one would cut the field.
+# The format's own delimiters cannot appear in data; one-byte printable subfield codes.
 _DELIMITERS = str.maketrans("", "", "\x1d\x1e\x1f")
-
-
-def _utf8(text: str) -> bytes:
-    if not text.isprintable():
-        text = text.translate(_DELIMITERS)
-    return text.encode("utf-8", "replace")  # a lone surrogate becomes "?"; output stays UTF-8
+_CODES = frozenset(chr(c) for c in range(0x21, 0x7F))
 
 
 def _marc8_encoder() -> Callable[[str], bytes]:
