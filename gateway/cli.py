@@ -141,10 +141,9 @@ def config_check(ctx: click.Context) -> None:
     "--legacy-vietnamese",
     "legacy",
     type=click.Choice(["auto", "tcvn3", "vni", "off"]),
-    default="auto",
-    show_default=True,
     help="Convert TCVN3 (ABC) or VNI text, raw or mis-read as Latin-1: auto-detect, "
-    "say which one the source uses, or leave text as it is.",
+    "say which one the source uses, or leave text as it is (default: the library's "
+    "legacy_vietnamese setting, else auto).",
 )
 @click.pass_context
 def import_command(
@@ -152,7 +151,7 @@ def import_command(
     files: tuple[str, ...],
     source: str | None,
     workers: int | None,
-    legacy: str,
+    legacy: str | None,
 ) -> None:
     """Load MARC files (ISO 2709 UTF-8 or MARC-8, MARCXML, MARC-in-JSON; detected).
 
@@ -179,6 +178,8 @@ def import_command(
     elif source not in library_ids:
         _fail(f"--source {source!r} is not a library in {config.file} "
               f"(known: {', '.join(library_ids)})", EXIT_CONFIG)  # fmt: skip
+    library = config.library(source)
+    assert library is not None  # checked just above
     store = _open_store(config, create=True)
     total = sum(Path(f).stat().st_size for f in files if Path(f).is_file())
     if workers is None:
@@ -197,7 +198,7 @@ def import_command(
                 workers=workers,
                 progress=bar.update,
                 on_problem=lambda p: problems.append(str(p)),
-                legacy=LegacyMode(legacy),
+                legacy=LegacyMode(legacy or library.legacy_vietnamese),
             )
     finally:
         store.close()

@@ -39,6 +39,8 @@ DEFAULT_CONFIG_NAME = "lienthong.yaml"
 #: The protocol endpoints a gateway can serve, in the order they are documented.
 ENDPOINTS = ("sru", "oaipmh", "z3950", "sip2")
 LIBRARY_KINDS = ("national", "provincial", "district", "school", "university", "special", "other")
+#: Values of a library's ``legacy_vietnamese`` (crosswalks.legacy.LegacyMode).
+LEGACY_MODES = ("auto", "tcvn3", "vni", "off")
 _LIBRARY_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -129,6 +131,10 @@ SCHEMA: dict[str, Key] = {
                          "kind": Key("str", "One of " + ", ".join(LIBRARY_KINDS) + ".",
                                      default="other", example="provincial",
                                      check=_one_of(LIBRARY_KINDS)),
+                         "legacy_vietnamese": Key(
+                             "str", "How this library's imports look for TCVN3 (ABC) or VNI "
+                             "text: auto, tcvn3, vni or off (--legacy-vietnamese overrides).",
+                             default="auto", check=_one_of(LEGACY_MODES)),
                      })),
     "import": Key("map", "Loading MARC files with 'lienthong import'.", children={
         "batch_size": Key("int", "Records per transaction (larger batches import faster).",
@@ -175,6 +181,7 @@ class Library:
     id: str
     name: str
     kind: str
+    legacy_vietnamese: str = "auto"  #: the import's --legacy-vietnamese default
 
 
 @dataclass(frozen=True)

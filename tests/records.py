@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pymarc import Field, Leader, Record, Subfield
 
+from crosswalks.legacy import LegacyEncoding, encode
 from gateway.importer import canonical_from_marc
-from gateway.record import CanonicalRecord
+from gateway.marcfile import read_marc_file
+from gateway.record import CanonicalRecord, normalize_record
+
+from .conftest import VIE_121
 
 NAMESPACE = "test.lienthong.vn"
 
@@ -62,3 +66,38 @@ def make_record(
     """A canonical record of ``source`` built with :func:`make_marc`."""
     marc = make_marc(local_id, title, **fields)  # type: ignore[arg-type]
     return canonical_from_marc(marc, source=source, namespace=NAMESPACE)
+
+
+def vie_records(count: int = 25) -> list[Record]:
+    """The first ``count`` of the 121 Vietnamese LoC records, normalised as stored."""
+    return [normalize_record(r.record) for r in read_marc_file(VIE_121) if r.record][:count]
+
+
+def legacy_copy(record: Record, encoding: LegacyEncoding, as_text: str) -> Record:
+    """The record with every data value replaced by its legacy bytes, as Latin-1 or cp1252
+    characters (for pymarc's writer, or as the mojibake a wrong import produced)."""
+    copy = Record(data=record.as_marc(), to_unicode=True, force_utf8=True)
+    for field in copy.fields:
+        if not field.control_field:
+            field.subfields = [
+                s._replace(value=encode(s.value, encoding).decode(as_text, "replace"))
+                for s in field.subfields
+            ]
+    return copy
+
+
+def legacy_iso2709(records: list[Record], encoding: LegacyEncoding, declared: str) -> bytes:
+    """ISO 2709 records whose field data are the legacy bytes (as an ABC/VNI-era system
+    exported them), LDR/09 = ``declared``."""
+    out = []
+    for record in records:
+        copy = legacy_copy(record, encoding, "latin-1")
+        fields = [(f.tag, f.as_marc(encoding="latin-1")) for f in copy.fields]
+        directory, offset = b"", 0
+        for tag, data in fields:
+            directory += b"%s%04d%05d" % (tag.encode(), len(data), offset)
+            offset += len(data)
+        base = 24 + len(directory) + 1
+        leader = b"%05dcam %s22%05d a 4500" % (base + offset + 1, declared.encode(), base)
+        out.append(leader + directory + b"\x1e" + b"".join(d for _, d in fields) + b"\x1d")
+    return b"".join(out)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from crosswalks.legacy import LegacyEncoding
 from gateway.cli import main
 from gateway.config import load_config, render_config
 from gateway.store import open_store
 
 from .conftest import BROKEN, VIE_121
+from .records import legacy_iso2709, vie_records
 
 
 def _init(tmp_path: Path) -> Path:
@@ -81,3 +83,28 @@ def test_stats(tmp_path: Path) -> None:
     assert data["sources"][0]["last_change"].endswith("Z")
     table = runner.invoke(main, ["-c", str(config_file), "stats"]).output
     assert "dlk-tinh" in table and "118" in table
+
+
+def test_import_uses_the_library_legacy_setting_unless_told_otherwise(tmp_path: Path) -> None:
+    """A library set to ``legacy_vietnamese: off`` keeps raw TCVN3 bytes as U+FFFD; the
+    command-line option overrides it; a wrong value is a config problem naming the key."""
+
+    raw = tmp_path / "abc.mrc"
+    raw.write_bytes(legacy_iso2709(vie_records(3), LegacyEncoding.TCVN3, "a"))
+    config_file = tmp_path / "lienthong.yaml"
+    libs = [{"id": "thpt", "name": "THPT", "kind": "school", "legacy_vietnamese": "off"}]
+    config_file.write_text(render_config({"libraries": libs, "store.path": "s.db"}), "utf-8")
+    runner = CliRunner()
+    kept = runner.invoke(main, ["-c", str(config_file), "import", str(raw)])
+    assert kept.exit_code == 0, kept.output
+    assert "U+FFFD" in kept.output and "TCVN3/VNI" not in kept.output
+    converted = runner.invoke(
+        main, ["-c", str(config_file), "import", str(raw), "--legacy-vietnamese", "auto"]
+    )
+    assert "updated 3" in converted.output
+    assert "values converted from TCVN3/VNI" in converted.output
+    libs[0]["legacy_vietnamese"] = "abc"
+    config_file.write_text(render_config({"libraries": libs, "store.path": "s.db"}), "utf-8")
+    bad = runner.invoke(main, ["-c", str(config_file), "config", "check"])
+    assert bad.exit_code == 2
+    assert "libraries[0].legacy_vietnamese" in bad.output and "must be one of" in bad.output

@@ -11,52 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pymarc import Record
 
 from crosswalks.iso2709 import encode_iso2709
-from crosswalks.legacy import LegacyEncoding, LegacyMode, encode
+from crosswalks.legacy import LegacyEncoding, LegacyMode
 from crosswalks.marcjson import marc_to_json
 from crosswalks.marcxml import marcxml_collection
 from gateway.importer import import_files
-from gateway.marcfile import read_marc_file
-from gateway.record import normalize_record
 from gateway.store import RecordStore
 from tests.conftest import JAZZ_MARC8, LOC_5000, VIE_121
+from tests.records import legacy_copy, legacy_iso2709, vie_records
 
 NS = "test.lienthong.vn"
-
-
-def _originals(count: int = 25) -> list[Record]:
-    return [normalize_record(r.record) for r in read_marc_file(VIE_121) if r.record][:count]
-
-
-def _legacy_copy(record: Record, encoding: LegacyEncoding, as_text: str) -> Record:
-    """The record with every data value replaced by its legacy bytes, as Latin-1 or cp1252
-    characters (for pymarc's writer, or as the mojibake a wrong import produced)."""
-    copy = Record(data=record.as_marc(), to_unicode=True, force_utf8=True)
-    for field in copy.fields:
-        if not field.control_field:
-            field.subfields = [
-                s._replace(value=encode(s.value, encoding).decode(as_text, "replace"))
-                for s in field.subfields
-            ]
-    return copy
-
-
-def _iso2709(records: list[Record], encoding: LegacyEncoding, declared: str) -> bytes:
-    """ISO 2709 records whose field data are the legacy bytes, LDR/09 = ``declared``."""
-    out = []
-    for record in records:
-        copy = _legacy_copy(record, encoding, "latin-1")
-        fields = [(f.tag, f.as_marc(encoding="latin-1")) for f in copy.fields]
-        directory, offset = b"", 0
-        for tag, data in fields:
-            directory += b"%s%04d%05d" % (tag.encode(), len(data), offset)
-            offset += len(data)
-        base = 24 + len(directory) + 1
-        leader = b"%05dcam %s22%05d a 4500" % (base + offset + 1, declared.encode(), base)
-        out.append(leader + directory + b"\x1e" + b"".join(d for _, d in fields) + b"\x1d")
-    return b"".join(out)
 
 
 def _titles(store: RecordStore) -> dict[str, str]:
@@ -71,9 +36,9 @@ def test_raw_legacy_bytes_in_iso2709_come_back_as_the_original_unicode(
 ) -> None:
     """Whatever the leader claims, TCVN3/VNI bytes are recognised and converted; the
     records equal the originals field for field, and the report counts the values."""
-    originals = _originals()
+    originals = vie_records()
     path = tmp_path / f"{encoding}.mrc"
-    path.write_bytes(_iso2709(originals, encoding, declared))
+    path.write_bytes(legacy_iso2709(originals, encoding, declared))
     report = import_files(sqlite_store, [path], source="lib", namespace=NS)
     assert report.skipped == 0 and report.read == len(originals)
     assert report.legacy_converted > len(originals)
@@ -91,8 +56,8 @@ def test_mojibake_in_marcxml_is_repaired(
 ) -> None:
     """Legacy bytes once read as Windows-1252 and stored as UTF-8 ("Nh÷ng nguyªn t¾c") are
     converted back; titles equal the originals."""
-    originals = _originals()
-    copies = [_legacy_copy(r, encoding, "cp1252") for r in originals]
+    originals = vie_records()
+    copies = [legacy_copy(r, encoding, "cp1252") for r in originals]
     path = tmp_path / "mojibake.xml"
     path.write_text(marcxml_collection(copies), "utf-8")
     report = import_files(sqlite_store, [path], source="lib", namespace=NS)
@@ -104,9 +69,9 @@ def test_mojibake_in_marcxml_is_repaired(
 
 def test_off_leaves_text_as_it_came(tmp_path: Path, sqlite_store: RecordStore) -> None:
     """--legacy-vietnamese off: raw bytes become U+FFFD (reported), mojibake stays."""
-    originals = _originals(5)
+    originals = vie_records(5)
     path = tmp_path / "tcvn3.mrc"
-    path.write_bytes(_iso2709(originals, LegacyEncoding.TCVN3, "a"))
+    path.write_bytes(legacy_iso2709(originals, LegacyEncoding.TCVN3, "a"))
     report = import_files(sqlite_store, [path], source="lib", namespace=NS,
                           legacy=LegacyMode.OFF)  # fmt: skip
     assert report.legacy_converted == 0
@@ -116,9 +81,9 @@ def test_off_leaves_text_as_it_came(tmp_path: Path, sqlite_store: RecordStore) -
 
 def test_declared_encoding_is_used_when_given(tmp_path: Path, sqlite_store: RecordStore) -> None:
     """--legacy-vietnamese vni reads a VNI file even where auto would hesitate."""
-    originals = _originals(10)
+    originals = vie_records(10)
     path = tmp_path / "vni.mrc"
-    path.write_bytes(_iso2709(originals, LegacyEncoding.VNI, " "))
+    path.write_bytes(legacy_iso2709(originals, LegacyEncoding.VNI, " "))
     report = import_files(sqlite_store, [path], source="lib", namespace=NS,
                           legacy=LegacyMode.VNI)  # fmt: skip
     assert report.legacy_converted > 0
@@ -141,7 +106,7 @@ def test_real_marc8_is_never_taken_for_legacy_text(
     """Vietnamese written as real MARC-8 (ANSEL marks, ơ/ư as base letters) and the jazz
     MARC-8 file import exactly as pymarc reads them, in every mode, declared ones too: an
     ANSEL "Nhơn" also reads as TCVN3 "Nhẳn", and one such value must not convert a record."""
-    originals = _originals(121)
+    originals = vie_records(121)
     path = tmp_path / "vie-marc8.mrc"
     path.write_bytes(b"".join(encode_iso2709(r, marc8=True) for r in originals))
     report = import_files(sqlite_store, [path, JAZZ_MARC8], source="lib", namespace=NS,
