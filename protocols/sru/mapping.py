@@ -12,7 +12,7 @@ unknown context set 15, unknown result set 51.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway.query import (
@@ -30,10 +30,27 @@ from gateway.query import (
     Term,
 )
 
-from .cql import BooleanClause, CQLQuery, Modifier, Node, PrefixedClause, SearchClause
+from .cql import (
+    BooleanClause,
+    CQLQuery,
+    Modifier,
+    Node,
+    PrefixedClause,
+    SearchClause,
+    SortSpec,
+)
 from .errors import Diagnostic, SRUError
 
-__all__ = ["CONTEXT_SETS", "INDEXES", "MappedQuery", "map_query", "TermPattern", "term_pattern"]
+__all__ = [
+    "CONTEXT_SETS",
+    "INDEXES",
+    "MappedQuery",
+    "map_query",
+    "map_sort",
+    "scan_index",
+    "TermPattern",
+    "term_pattern",
+]
 
 #: Context sets by prefix: the URI a prefix assignment may name, and what clients call it.
 CONTEXT_SETS: dict[str, str] = {
@@ -240,9 +257,9 @@ class _Mapper:
             return AndNot(AllRecords(), Term(index, pattern.text, Match.EXACT, pattern.truncated))
         raise SRUError(Diagnostic.UNSUPPORTED_RELATION, relation)
 
-    def sort(self, query: CQLQuery) -> tuple[SortKey, ...]:
+    def sort(self, specs: Sequence[SortSpec]) -> tuple[SortKey, ...]:
         keys = []
-        for spec in query.sort:
+        for spec in specs:
             index = INDEXES.get(self.index_name(spec.index))
             field = _SORT_FIELDS.get(index) if index is not None else None
             if field is None:
@@ -279,4 +296,31 @@ def map_query(query: CQLQuery, result_sets: ResultSets = lambda _: None) -> Mapp
     ``result_sets`` looks up a result set named by ``cql.resultSetId`` (None: unknown).
     """
     mapper = _Mapper(result_sets)
-    return MappedQuery(mapper.node(query.root), mapper.sort(query))
+    return MappedQuery(mapper.node(query.root), mapper.sort(query.sort))
+
+
+def map_sort(specs: Sequence[SortSpec]) -> tuple[SortKey, ...]:
+    """Store sort keys for sort specifications (CQL sortBy, or SRU 1.1 sortKeys)."""
+    return _Mapper(lambda _: None).sort(specs)
+
+
+def scan_index(clause: CQLQuery) -> tuple[Index, str]:
+    """The index and start term of a scan clause (``index = term`` or a bare term).
+
+    A scan clause is one search clause with the ``=`` relation; anything else is refused
+    with the diagnostic that names the problem.
+    """
+    root = clause.root
+    mapper = _Mapper(lambda _: None)
+    while isinstance(root, PrefixedClause):
+        mapper.node(PrefixedClause(root.prefixes, SearchClause("x")))  # checks the sets
+        root = root.query
+    if not isinstance(root, SearchClause):
+        raise SRUError(Diagnostic.QUERY_SYNTAX_ERROR, "a scan clause is one index = term")
+    if root.relation is not None and root.relation.name not in ("=", "cql.="):
+        raise SRUError(Diagnostic.UNSUPPORTED_RELATION, root.relation.name)
+    name = mapper.index_name(root.index)
+    index = INDEXES.get(name)
+    if index is None:
+        raise SRUError(Diagnostic.UNSUPPORTED_INDEX, root.index or name)
+    return index, term_pattern(root.term, masked=False).text

@@ -23,6 +23,8 @@ __all__ = [
     "ResponseRecord",
     "SearchRetrieveResponse",
     "search_retrieve_response",
+    "scan_response",
+    "ResponseTerm",
     "diagnostic_response",
     "SRU1_NS",
     "SRU2_NS",
@@ -171,16 +173,65 @@ def diagnostic_response(
     ):
         response = SearchRetrieveResponse(version, 0, diagnostics=[error], stylesheet=stylesheet)
         return search_retrieve_response(response, text)
-    element = "explainResponse" if operation is Operation.EXPLAIN else "scanResponse"
-    if not version.legacy:  # 2.0 scan lives in its own namespace
-        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n']
-        parts.append(
-            '<scan:scanResponse xmlns:scan="http://docs.oasis-open.org/ns/search-ws/scan" '
-            f'xmlns:diag="{DIAG2_NS}">'
-        )
-        body = _diagnostics([error], text).replace("srw:diagnostics", "scan:diagnostics")
-        return "".join([*parts, body, "</scan:scanResponse>"]).encode("utf-8")
+    if operation is Operation.SCAN:
+        return scan_response(version, (), [error], stylesheet)
+    element = "explainResponse"
     parts = _open(version, element, stylesheet)
     parts.append(_diagnostics([error], text))
     parts.append(f"</srw:{element}>")
+    return "".join(parts).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTerm:
+    """One scan term: the value to search with, its record count, how to show it."""
+
+    value: str
+    count: int
+    display: str | None = None
+
+
+SCAN2_NS = "http://docs.oasis-open.org/ns/search-ws/scan"
+
+
+def scan_response(
+    version: Version,
+    terms: Sequence[ResponseTerm],
+    diagnostics: Sequence[SRUError] = (),
+    stylesheet: str | None = None,
+) -> bytes:
+    """The scanResponse document: terms in order, each with value, count, display form and
+    (2.0) where it sits in the list."""
+    text = XmlText()
+    if version.legacy:
+        parts = _open(version, "scanResponse", stylesheet)
+        prefix = "srw"
+    else:
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>\n']
+        if stylesheet:
+            parts.append(f'<?xml-stylesheet type="text/xsl" href="{escape_xml(stylesheet)}"?>\n')
+        parts.append(f'<scan:scanResponse xmlns:scan="{SCAN2_NS}" xmlns:diag="{DIAG2_NS}">')
+        prefix = "scan"
+    if terms:
+        parts.append(f"<{prefix}:terms>")
+        last = len(terms) - 1
+        for position, term in enumerate(terms):
+            display = (
+                f"<{prefix}:displayTerm>{text.escape(term.display)}</{prefix}:displayTerm>"
+                if term.display
+                else ""
+            )
+            where = ""
+            if not version.legacy:
+                place = "only" if last == 0 else {0: "first", last: "last"}.get(position, "inner")
+                where = f"<scan:whereInList>{place}</scan:whereInList>"
+            parts.append(
+                f"<{prefix}:term><{prefix}:value>{text.escape(term.value)}</{prefix}:value>"
+                f"<{prefix}:numberOfRecords>{term.count}</{prefix}:numberOfRecords>"
+                f"{display}{where}</{prefix}:term>"
+            )
+        parts.append(f"</{prefix}:terms>")
+    body = _diagnostics(diagnostics, text)
+    parts.append(body.replace("srw:diagnostics", f"{prefix}:diagnostics"))
+    parts.append(f"</{prefix}:scanResponse>")
     return "".join(parts).encode("utf-8")
