@@ -137,3 +137,32 @@ def test_every_failure_is_an_sru_diagnostic(vie_store: RecordStore) -> None:
     failed = _ask(SRUService(broken, Limits()), query="x")
     assert _text(failed, ".//{*}uri") == ["info:srw/diagnostic/1/1"]
     assert b"disk on fire" not in etree.tostring(failed)
+
+
+def test_explain_describes_what_the_server_does(vie_store: RecordStore) -> None:
+    """Explain (no parameters, or operation=explain) carries a valid ZeeRex record: the
+    database with its record count, every index by the names the server accepts (each one
+    searchable as written), titles in Vietnamese and English, schemas and limits."""
+    service = SRUService(vie_store, Limits(max_records=50))
+    for values in ({}, {"version": "1.2", "operation": "explain"}):
+        root = _ask(service, **values)
+        zeerex = root.find(".//{http://explain.z3950.org/dtd/2.0/}explain")
+        assert zeerex is not None
+        assert_valid("sru/explain.xsd", etree.tostring(zeerex))
+    z = "{http://explain.z3950.org/dtd/2.0/}"
+    database = zeerex.find(f"{z}serverInfo/{z}database")
+    assert database is not None and database.get("numRecs") == "121"
+    assert zeerex.findtext(f"{z}configInfo/{z}setting[@type='maximumRecords']") == "50"
+    titles = {
+        t.get("lang"): t.text
+        for t in zeerex.iterfind(f"{z}indexInfo/{z}index[@id='title']/{z}title")
+    }
+    assert titles == {"vi": "Nhan đề", "en": "Title"}
+    names = [(n.get("set"), n.text) for n in zeerex.iterfind(f".//{z}map/{z}name")]
+    assert ("dc", "title") in names and ("bath", "isbn") in names
+    for context_set, name in names:
+        found = _ask(service, query=f"{context_set}.{name} = 1999", maximumRecords="0")
+        assert found.find(".//{*}diagnostic") is None, (context_set, name)
+    library = _ask(service, "loc")
+    assert library.find(f".//{z}database").get("numRecs") == "121"  # type: ignore[union-attr]
+    assert _ask(service, "other").find(f".//{z}database").get("numRecs") == "0"  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ __all__ = [
     "parse_request",
     "requested_version",
     "RECORD_SCHEMAS",
+    "SCHEMA_URIS",
     "SUPPORTED_VERSIONS",
 ]
 
@@ -46,6 +47,14 @@ RECORD_SCHEMAS: dict[str, RecordFormat] = {
     "info:srw/schema/1/mods-v3.4": RecordFormat.MODS,
     "info:srw/schema/1/mods-v3.3": RecordFormat.MODS,
     "http://www.loc.gov/mods/v3": RecordFormat.MODS,
+}
+
+
+#: The URI each record schema is announced with in responses and in explain.
+SCHEMA_URIS: dict[RecordFormat, str] = {
+    RecordFormat.MARCXML: "info:srw/schema/1/marcxml-v1.1",
+    RecordFormat.SRW_DC: "info:srw/schema/1/dc-v1.1",
+    RecordFormat.MODS: "info:srw/schema/1/mods-v3.7",
 }
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "scan_response",
     "ResponseTerm",
     "diagnostic_response",
+    "explain_response",
     "SRU1_NS",
     "SRU2_NS",
 ]
@@ -234,4 +235,23 @@ def scan_response(
     body = _diagnostics(diagnostics, text)
     parts.append(body.replace("srw:diagnostics", f"{prefix}:diagnostics"))
     parts.append(f"</{prefix}:scanResponse>")
+    return "".join(parts).encode("utf-8")
+
+
+ZEEREX_SCHEMA = "http://explain.z3950.org/dtd/2.0/"
+
+
+def explain_response(version: Version, record: str, stylesheet: str | None = None) -> bytes:
+    """The explainResponse document carrying the ZeeRex record (XML text)."""
+    parts = _open(version, "explainResponse", stylesheet)
+    packing = (
+        "<srw:recordPacking>xml</srw:recordPacking>"
+        if version.legacy
+        else "<srw:recordPacking>packed</srw:recordPacking>"
+        "<srw:recordXMLEscaping>xml</srw:recordXMLEscaping>"
+    )
+    parts.append(
+        f"<srw:record><srw:recordSchema>{ZEEREX_SCHEMA}</srw:recordSchema>{packing}"
+        f"<srw:recordData>{record}</srw:recordData></srw:record></srw:explainResponse>"
+    )
     return "".join(parts).encode("utf-8")

@@ -17,35 +17,30 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
-from crosswalks.formats import RecordFormat, render_xml
+from crosswalks.formats import render_xml
 from crosswalks.xmlchars import XmlText
 from gateway.query import And, Index, Query, QueryError, SortKey, Term
 from gateway.store import RecordStore
 
 from .cql import Modifier, SortSpec, parse_cql
 from .errors import Diagnostic, SRUError
+from .explain import ExplainInfo, explain_record
 from .mapping import map_query, map_sort, scan_index
-from .request import Limits, SRURequest, parse_request, requested_version
+from .request import SCHEMA_URIS, Limits, SRURequest, parse_request, requested_version
 from .response import (
     Operation,
     ResponseRecord,
     ResponseTerm,
     SearchRetrieveResponse,
     diagnostic_response,
+    explain_response,
     scan_response,
     search_retrieve_response,
 )
 
-__all__ = ["SRUService", "ResultSets", "SCHEMA_URIS"]
+__all__ = ["SRUService", "ResultSets"]
 
 _LOG = logging.getLogger(__name__)
-
-#: The URI each record schema is announced with in responses.
-SCHEMA_URIS = {
-    RecordFormat.MARCXML: "info:srw/schema/1/marcxml-v1.1",
-    RecordFormat.SRW_DC: "info:srw/schema/1/dc-v1.1",
-    RecordFormat.MODS: "info:srw/schema/1/mods-v3.7",
-}
 
 
 class ResultSets:
@@ -109,16 +104,32 @@ class SRUService:
     """Answers SRU requests from one store."""
 
     def __init__(
-        self, store: RecordStore, limits: Limits, result_sets: ResultSets | None = None
+        self,
+        store: RecordStore,
+        limits: Limits,
+        result_sets: ResultSets | None = None,
+        titles: Callable[[str | None], tuple[str, str]] | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
         self.result_sets = result_sets or ResultSets()
+        #: (Vietnamese, English) title of a database; the union catalogue is None.
+        self.titles = titles or (lambda database: (
+            "Mục lục liên thông" if database is None else f"Thư viện {database}",
+            "Union catalogue" if database is None else f"Library {database}",
+        ))  # fmt: skip
 
     def respond(
-        self, arguments: Mapping[bytes, Sequence[bytes]], database: str | None = None
+        self,
+        arguments: Mapping[bytes, Sequence[bytes]],
+        database: str | None = None,
+        *,
+        endpoint: tuple[str, int] = ("localhost", 80),
     ) -> bytes:
-        """The response document for one request (never raises)."""
+        """The response document for one request (never raises).
+
+        ``endpoint`` is the host and port the client reached (explain announces them).
+        """
         operation = _operation_hint(arguments)
         try:
             version = requested_version(arguments, self.limits)
@@ -132,7 +143,7 @@ class SRUService:
                 return self.search_retrieve(request, database)
             if operation is Operation.SCAN:
                 return self.scan(request)
-            raise SRUError(Diagnostic.UNSUPPORTED_OPERATION, "explain is not available yet")
+            return self.explain(request, database, endpoint)
         except SRUError as error:
             return diagnostic_response(version, operation, error, stylesheet)
         except QueryError as error:
@@ -204,3 +215,23 @@ class SRUService:
         found = self.store.scan(index, start, before=before, after=request.maximum_terms - before)
         terms = [ResponseTerm(term.term, term.count, term.term) for term in found]
         return scan_response(request.version, terms, stylesheet=request.stylesheet)
+
+    def explain(
+        self, request: SRURequest, database: str | None, endpoint: tuple[str, int]
+    ) -> bytes:
+        """The ZeeRex record of the union catalogue or of one library's database."""
+        stats = [s for s in self.store.source_stats() if database in (None, s.source)]
+        changes = [s.last_change for s in stats if s.last_change is not None]
+        last = max(changes).strftime("%Y-%m-%dT%H:%M:%SZ") if changes else None
+        title_vi, title_en = self.titles(database)
+        info = ExplainInfo(
+            host=endpoint[0],
+            port=endpoint[1],
+            database="sru" if database is None else f"sru/{database}",
+            title_vi=title_vi,
+            title_en=title_en,
+            records=sum(s.records for s in stats),
+            last_update=last,
+            limits=self.limits,
+        )
+        return explain_response(request.version, explain_record(info), request.stylesheet)
