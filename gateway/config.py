@@ -112,6 +112,15 @@ SCHEMA: dict[str, Key] = {
         "threads": Key("int", "Worker threads for store calls (never on the network thread).",
                        default=8, minimum=1, maximum=128),
     }),
+    "sru": Key("map", "SRU (search and retrieve over HTTP, at /sru and /sru/<library id>).",
+               children={
+        "default_version": Key("str", "Version answered when a request names none: 1.1, 1.2 "
+                               "or 2.0.", default="2.0", check=_one_of(("1.1", "1.2", "2.0"))),
+        "default_records": Key("int", "Records per page when a request does not say.",
+                               default=10, minimum=0, maximum=1000),
+        "max_records": Key("int", "Most records one page may carry (maximumRecords is capped).",
+                           default=100, minimum=1, maximum=1000),
+    }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
         name: Key("bool", f"Serve {label}.", default=False)
         for name, label in (("sru", "SRU (copy cataloguing over HTTP)"),

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,38 +24,7 @@ from gateway.endpoints import EndpointSpec, GatewayContext
 from gateway.server import GatewayServer, HealthResource, ServerAddresses
 
 from .conftest import REPO
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_health(
-    url: str, process: subprocess.Popen[str], timeout: float = 60
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early: {process.communicate()[0]}")
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return dict(response.json())
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not answer /health in time")
-
-
-def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+from .servers import free_port, start_gateway, wait_for_health
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -64,9 +32,11 @@ def test_demo_serves_health_and_stops_cleanly(tmp_path: Path, stop_signal: int) 
     """'lienthong demo' creates its folder, loads the catalogue, answers /health, and exits
     0 on SIGTERM or SIGINT; a second start reuses the folder."""
     port = free_port()
-    process = _start(["demo", "--dir", str(tmp_path / "demo"), "--http-port", str(port)], tmp_path)
+    process = start_gateway(
+        ["demo", "--dir", str(tmp_path / "demo"), "--http-port", str(port)], tmp_path
+    )
     try:
-        health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        health = wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["status"] == "ok"
         assert health["store"] == {"reachable": True, "records": 330}
         assert health["uptime_seconds"] >= 0
@@ -88,7 +58,7 @@ def test_serve_refuses_a_bad_config_and_a_taken_port(tmp_path: Path) -> None:
     """A bad config stops 'serve' before anything listens; a taken port is a clear error."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(render_config().replace("threads: 8", "threads: 0"), encoding="utf-8")
-    process = _start(["-c", str(bad), "serve"], tmp_path)
+    process = start_gateway(["-c", str(bad), "serve"], tmp_path)
     output = process.communicate(timeout=60)[0]
     assert process.returncode == 2 and "server.threads: 0 is below the minimum 1" in output
 
@@ -101,7 +71,7 @@ def test_serve_refuses_a_bad_config_and_a_taken_port(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = _start(["-c", str(good), "serve", "--http-port", str(port)], tmp_path)
+        process = start_gateway(["-c", str(good), "serve", "--http-port", str(port)], tmp_path)
         output = process.communicate(timeout=60)[0]
     assert process.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in output
     assert "Traceback" not in output
@@ -111,7 +81,9 @@ def test_serve_needs_an_existing_store(tmp_path: Path) -> None:
     """'serve' does not invent an empty store where the config points to none."""
     config_file = tmp_path / "lienthong.yaml"
     config_file.write_text(render_config(), encoding="utf-8")
-    process = _start(["-c", str(config_file), "serve", "--http-port", str(free_port())], tmp_path)
+    process = start_gateway(
+        ["-c", str(config_file), "serve", "--http-port", str(free_port())], tmp_path
+    )
     output = process.communicate(timeout=60)[0]
     assert process.returncode == 1 and "does not exist" in output
 

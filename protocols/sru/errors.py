@@ -56,6 +56,7 @@ class Diagnostic(IntEnum):
     STYLESHEETS_NOT_SUPPORTED = 110, "Stylesheets not supported"
     RESPONSE_POSITION_OUT_OF_RANGE = 120, "Response position out of range"
     TOO_MANY_TERMS_REQUESTED = 121, "Too many terms requested"
+    DATABASE_DOES_NOT_EXIST = 235, "Database does not exist"
 
     @property
     def uri(self) -> str:
