@@ -120,6 +120,9 @@ SCHEMA: dict[str, Key] = {
                                default=10, minimum=0, maximum=1000),
         "max_records": Key("int", "Most records one page may carry (maximumRecords is capped).",
                            default=100, minimum=1, maximum=1000),
+        "stylesheet": Key("str", "XSLT linked from responses so that browsers show a search "
+                          "page ('' for none); the gateway serves /sru/sru.xsl.",
+                          default="/sru/sru.xsl"),
     }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
         name: Key("bool", f"Serve {label}.", default=False)

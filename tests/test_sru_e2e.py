@@ -142,3 +142,24 @@ def test_the_stylesheet_is_linked_when_asked(sru: str) -> None:
     response = requests.get(sru, params={"query": "x", "stylesheet": "/static/sru.xsl"},
                             timeout=10)  # fmt: skip
     assert b'<?xml-stylesheet type="text/xsl" href="/static/sru.xsl"?>' in response.content[:200]
+
+
+def test_a_browser_gets_a_search_page(sru: str) -> None:
+    """Responses link the gateway's own stylesheet by default; applying it (as a browser
+    does) to a real searchRetrieve, scan and explain response gives a readable page."""
+    stylesheet = requests.get(f"{sru}/sru.xsl", timeout=10)
+    assert stylesheet.status_code == 200
+    transform = etree.XSLT(etree.fromstring(stylesheet.content))
+    searched = requests.get(sru, params={"query": 'dc.title="truyen kieu"',
+                                         "recordSchema": "dc"}, timeout=10)  # fmt: skip
+    assert b'href="/sru/sru.xsl"' in searched.content[:200]
+    page = str(transform(etree.fromstring(searched.content)))
+    assert "<form" in page and "Truyện Kiều" in page and "biểu ghi" in page
+    cases = [
+        ({"scanClause": "dc.title=truyen"}, "Truyện"),
+        ({}, "Nhan đề"),
+        ({"query": "dc.title="}, "Query syntax error"),
+    ]
+    for params, expected in cases:
+        response = requests.get(sru, params=params, timeout=10)
+        assert expected in str(transform(etree.fromstring(response.content)))

@@ -68,6 +68,9 @@ class Limits:
     default_terms: int = 20
     max_terms: int = 100
     max_query_length: int = 8192
+    #: Linked from every response without a ``stylesheet`` of its own (browsers show a
+    #: search page; SRU clients ignore it). None: no link.
+    stylesheet: str | None = None
 
 
 @dataclass(slots=True)
@@ -235,8 +238,13 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]], limits: Limits) ->
         operation = Operation.SCAN
     else:
         operation = Operation.EXPLAIN
-    request = SRURequest(version, operation, maximum_records=limits.default_records,
-                         maximum_terms=limits.default_terms)  # fmt: skip
+    request = SRURequest(
+        version,
+        operation,
+        maximum_records=limits.default_records,
+        maximum_terms=limits.default_terms,
+        stylesheet=limits.stylesheet,
+    )
     for name, value in values.items():
         if name in _TOLERATED:
             continue

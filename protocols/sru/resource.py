@@ -8,6 +8,7 @@ not configured is answered with diagnostic 235.
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 from twisted.logger import Logger
@@ -44,6 +45,8 @@ class SRUResource(resource.Resource):
             name = path.decode("utf-8", "replace")
             if self.context.config.library(name) is not None:
                 return SRUResource(self.context, self.service, name)
+            if path == b"sru.xsl":
+                return _STYLESHEET
             return _UnknownDatabase(self.service.limits, name)
         return self if not path else _UnknownDatabase(self.service.limits, path.decode())
 
@@ -86,6 +89,24 @@ class _UnknownDatabase(resource.Resource):
     render_POST = render_GET
 
 
+class _Stylesheet(resource.Resource):
+    """``/sru/sru.xsl``: the stylesheet that turns responses into a search page."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = resources.files(__package__).joinpath("sru.xsl").read_bytes()
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", b"text/xsl; charset=utf-8")
+        request.setHeader(b"cache-control", b"max-age=3600")
+        return self.body
+
+
+_STYLESHEET = _Stylesheet()
+
+
 def _finish(request: server.Request, body: bytes) -> None:
     if request.finished or request._disconnected:  # the client went away meanwhile
         return
@@ -108,6 +129,7 @@ def build(context: GatewayContext) -> resource.Resource:
         default_version=Version(settings["default_version"]),
         default_records=settings["default_records"],
         max_records=settings["max_records"],
+        stylesheet=settings["stylesheet"] or None,
     )
     libraries = {library.id: library.name for library in context.config.libraries}
 
