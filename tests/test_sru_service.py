@@ -166,3 +166,31 @@ def test_explain_describes_what_the_server_does(vie_store: RecordStore) -> None:
     library = _ask(service, "loc")
     assert library.find(f".//{z}database").get("numRecs") == "121"  # type: ignore[union-attr]
     assert _ask(service, "other").find(f".//{z}database").get("numRecs") == "0"  # type: ignore[union-attr]
+
+
+def test_facets_count_authors_subjects_dates_languages_and_libraries(
+    vie_store: RecordStore,
+) -> None:
+    """SRU 2.0 facetLimit: counts among the hits, most first, each with a query that finds
+    exactly those records; 1.x responses stay valid (no facets there); bad facets refused."""
+    service = SRUService(vie_store, Limits())
+    base = "dc.date >= 1990"
+    root = _ask(service, query=base, maximumRecords="0",
+                facetLimit="3:dc.creator,dc.subject,2:dc.date,dc.language,lt.library")  # fmt: skip
+    facets = root.findall(".//{*}facet")
+    assert [f.findtext("{*}index") for f in facets] == [
+        "dc.creator", "dc.subject", "dc.date", "dc.language", "lt.library"
+    ]  # fmt: skip
+    assert facets[0].findtext("{*}facetDisplayLabel") == "Tác giả / Author"
+    for facet in facets[:3]:
+        counts = [int(c) for c in _text(facet, ".//{*}count")]
+        assert counts and counts == sorted(counts, reverse=True)
+        for term in facet.iterfind(".//{*}term"):
+            narrowed = _ask(service, query=f"{base} and {term.findtext('{*}query')}",
+                            maximumRecords="0")  # fmt: skip
+            assert _text(narrowed, "{*}numberOfRecords") == [term.findtext("{*}count")]
+    assert _text(facets[3], ".//{*}actualTerm")[0] == "vie"  # then 041 languages
+    legacy = _ask(service, version="1.2", query=base, facetLimit="dc.creator")
+    assert legacy.find(".//{*}facet") is None
+    refused = _ask(service, query=base, facetLimit="dc.title")
+    assert _text(refused, ".//{*}uri") == ["info:srw/diagnostic/1/16"]

@@ -416,3 +416,20 @@ def test_updates_replace_index_entries(store: RecordStore) -> None:
     store.delete("lib-a", ["U"])
     assert store.scan(Index.SUBJECT, "", after=9) == []
     assert store.search(Term(Index.ISBN, "0198526636")).total == 0
+
+
+def test_facets_count_the_values_among_the_hits(catalogue: RecordStore) -> None:
+    """Facets: the most common values of an index among a query's hits, most first, for
+    text headings, years, languages and libraries; deleted records never count."""
+    vietnam = Term(Index.TITLE, "viet nam")
+    subjects = catalogue.facets(vietnam, Index.SUBJECT)
+    assert [(t.term, t.count) for t in subjects] == [("Lịch sử", 2), ("Hiện đại", 1)]
+    years = catalogue.facets(AllRecords(), Index.DATE, limit=2)
+    assert [(t.term, t.count) for t in years] == [("2005", 2), ("2020", 1)]
+    languages = catalogue.facets(AllRecords(), Index.LANGUAGE)
+    assert [(t.term, t.count) for t in languages] == [("vie", 5), ("eng", 2)]
+    libraries = catalogue.facets(AllRecords(), Index.SOURCE)
+    assert [(t.term, t.count) for t in libraries] == [("lib-a", 5), ("lib-b", 2)]
+    catalogue.delete("lib-b", "6")
+    after = catalogue.facets(AllRecords(), Index.SOURCE)
+    assert [(t.term, t.count) for t in after] == [("lib-a", 5), ("lib-b", 1)]

@@ -165,6 +165,12 @@ class RecordStore(abc.ABC):
         """All matching record numbers in order (to keep a named result set)."""
 
     @abc.abstractmethod
+    def facets(self, query: Query, index: Index, *, limit: int = 10) -> list[ScanTerm]:
+        """The ``index`` values most common among the records matching ``query``, with
+        their counts, most frequent first (SRU facets: author, subject, date, language,
+        library). Ties go in browse order."""
+
+    @abc.abstractmethod
     def scan(self, index: Index, start: str, *, before: int = 0, after: int = 20) -> list[ScanTerm]:
         """Browse ``index`` around ``start``: up to ``before`` terms preceding it, then up
         to ``after`` terms from it on, in Vietnamese alphabetical order, with record counts.

@@ -411,6 +411,29 @@ class SQLiteStore(RecordStore):
         )
         return [row[0] for row in db.execute(sql, (*params, limit, offset))]
 
+    def facets(self, query: Query, index: Index, *, limit: int = 10) -> list[ScanTerm]:
+        hits, params, _ = SqlCompiler.as_select(SqlCompiler().compile(query))
+        within = f"number IN (SELECT number FROM ({hits}))"
+        if index is Index.DATE:
+            sql = (f"SELECT year, count(*) AS c FROM records WHERE deleted = 0 AND year "
+                   f"IS NOT NULL AND {within} GROUP BY year "
+                   "ORDER BY c DESC, year DESC LIMIT ?")  # fmt: skip
+            arguments: list[object] = [*params, limit]
+        elif index is Index.SOURCE:
+            sql = (f"SELECT source, count(*) AS c FROM records WHERE deleted = 0 AND {within} "
+                   "GROUP BY source ORDER BY c DESC, source LIMIT ?")  # fmt: skip
+            arguments = [*params, limit]
+        elif index in TEXT_HEADINGS:
+            sql = (f"SELECT min(display), count(DISTINCT number) AS c FROM headings WHERE "
+                   f"idx = ? AND {within} GROUP BY sort ORDER BY c DESC, sort LIMIT ?")  # fmt: skip
+            arguments = [index.value, *params, limit]
+        else:
+            sql = (f"SELECT key, count(DISTINCT number) AS c FROM codes WHERE idx = ? AND "
+                   f"{within} GROUP BY key ORDER BY c DESC, key LIMIT ?")  # fmt: skip
+            arguments = [index.value, *params, limit]
+        rows = self._connection().execute(sql, arguments).fetchall()
+        return [ScanTerm(term=str(value), count=count) for value, count in rows]
+
     def scan(self, index: Index, start: str, *, before: int = 0, after: int = 20) -> list[ScanTerm]:
         origin = heading_sort(index, start)
         preceding = self._browse(index, "<", origin, before)[::-1] if before > 0 else []

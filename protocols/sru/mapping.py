@@ -48,6 +48,8 @@ __all__ = [
     "map_query",
     "map_sort",
     "scan_index",
+    "facet_requests",
+    "FACET_INDEXES",
     "TermPattern",
     "term_pattern",
 ]
@@ -324,3 +326,28 @@ def scan_index(clause: CQLQuery) -> tuple[Index, str]:
     if index is None:
         raise SRUError(Diagnostic.UNSUPPORTED_INDEX, root.index or name)
     return index, term_pattern(root.term, masked=False).text
+
+
+#: Indexes whose values can be counted as facets.
+FACET_INDEXES = frozenset({Index.AUTHOR, Index.SUBJECT, Index.DATE, Index.LANGUAGE,
+                           Index.SOURCE})  # fmt: skip
+
+
+def facet_requests(text: str, default_limit: int = 10) -> list[tuple[str, Index, int]]:
+    """SRU 2.0 ``facetLimit`` ("10:dc.creator,5:dc.subject"): (name, index, limit) each.
+
+    A name may come without a count (the default limit). Unknown or uncountable indexes
+    are diagnostic 16; a count that is not a number is 6.
+    """
+    found = []
+    mapper = _Mapper(lambda _: None)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        count, _, name = item.rpartition(":")
+        if count and not count.isdigit():
+            raise SRUError(Diagnostic.UNSUPPORTED_PARAMETER_VALUE, f"facetLimit={item[:40]}")
+        index = INDEXES.get(mapper.index_name(name))
+        if index not in FACET_INDEXES:
+            raise SRUError(Diagnostic.UNSUPPORTED_INDEX, name[:80])
+        assert index is not None
+        found.append((name, index, min(int(count), 100) if count else default_limit))
+    return found

@@ -22,6 +22,7 @@ __all__ = [
     "Operation",
     "ResponseRecord",
     "SearchRetrieveResponse",
+    "Facet",
     "search_retrieve_response",
     "scan_response",
     "ResponseTerm",
@@ -68,6 +69,18 @@ class ResponseRecord:
     identifier: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Facet:
+    """Counts of one index's values among the hits (SRU 2.0 facetedResults)."""
+
+    index: str  #: the CQL index name the client asked for
+    label: str
+    terms: Sequence[tuple[str, int, str]]  #: (value, count, CQL query), most frequent first
+
+
+FACET_NS = "http://docs.oasis-open.org/ns/search-ws/facetedResults"
+
+
 @dataclass(slots=True)
 class SearchRetrieveResponse:
     """Everything a searchRetrieve response says."""
@@ -81,6 +94,26 @@ class SearchRetrieveResponse:
     escape_records: bool = False  #: recordPacking=string (1.x) / recordXMLEscaping=string
     diagnostics: Sequence[SRUError] = field(default_factory=list)
     stylesheet: str | None = None
+    facets: Sequence[Facet] = ()  #: written in 2.0 only (1.x has no place for them)
+
+
+def _facets(facets: Sequence[Facet], text: XmlText) -> str:
+    parts = [f'<srw:facetedResults xmlns:facet="{FACET_NS}">']
+    for facet in facets:
+        parts.append(
+            f"<facet:facet><facet:facetDisplayLabel>{text.escape(facet.label)}"
+            f"</facet:facetDisplayLabel><facet:index>{text.escape(facet.index)}</facet:index>"
+            "<facet:terms>"
+        )
+        for value, count, query in facet.terms:
+            parts.append(
+                f"<facet:term><facet:actualTerm>{text.escape(value)}</facet:actualTerm>"
+                f"<facet:query>{text.escape(query)}</facet:query>"
+                f"<facet:count>{count}</facet:count></facet:term>"
+            )
+        parts.append("</facet:terms></facet:facet>")
+    parts.append("</srw:facetedResults>")
+    return "".join(parts)
 
 
 def _open(version: Version, element: str, stylesheet: str | None) -> list[str]:
@@ -155,6 +188,8 @@ def search_retrieve_response(
     parts.append(_diagnostics(response.diagnostics, clean))
     if response.result_set_id and response.result_set_ttl is not None and not version.legacy:
         parts.append(f"<srw:resultSetTTL>{response.result_set_ttl}</srw:resultSetTTL>")
+    if response.facets and not version.legacy and any(f.terms for f in response.facets):
+        parts.append(_facets([f for f in response.facets if f.terms], clean))
     parts.append("</srw:searchRetrieveResponse>")
     return "".join(parts).encode("utf-8")
 

@@ -24,10 +24,11 @@ from gateway.store import RecordStore
 
 from .cql import Modifier, SortSpec, parse_cql
 from .errors import Diagnostic, SRUError
-from .explain import ExplainInfo, explain_record
-from .mapping import map_query, map_sort, scan_index
+from .explain import INDEX_TITLES, ExplainInfo, explain_record
+from .mapping import facet_requests, map_query, map_sort, scan_index
 from .request import SCHEMA_URIS, Limits, SRURequest, parse_request, requested_version
 from .response import (
+    Facet,
     Operation,
     ResponseRecord,
     ResponseTerm,
@@ -98,6 +99,14 @@ def _sort_keys_11(text: str | None) -> tuple[SortKey, ...]:
         modifiers = (Modifier("sort.descending"),) if descending else ()
         specs.append(SortSpec(parts[0], modifiers))
     return map_sort(specs)
+
+
+def _cql_quoted(value: str) -> str:
+    """A value as a quoted CQL term (backslash and quote escaped, masks made literal)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    for mask in "*?^":
+        escaped = escaped.replace(mask, "\\" + mask)
+    return f'"{escaped}"'
 
 
 class SRUService:
@@ -191,6 +200,16 @@ class SRUService:
         if request.result_set_ttl:
             numbers = self.store.search_numbers(query, sort=sort)
             result_set_id = self.result_sets.keep(numbers, request.result_set_ttl)
+        facets = []
+        if request.facet_limit:
+            for name, index, limit in facet_requests(request.facet_limit):
+                counted = self.store.facets(query, index, limit=limit)
+                vi, en = INDEX_TITLES[index]
+                # A heading is found again by exact match; codes and years by equality.
+                relation = "==" if index in (Index.AUTHOR, Index.SUBJECT) else "="
+                terms = [(t.term, t.count, f"{name} {relation} {_cql_quoted(t.term)}")
+                         for t in counted]  # fmt: skip
+                facets.append(Facet(name, f"{vi} / {en}", terms))
         response = SearchRetrieveResponse(
             request.version,
             result.total,
@@ -201,6 +220,7 @@ class SRUService:
             escape_records=request.escape_records,
             diagnostics=diagnostics,
             stylesheet=request.stylesheet,
+            facets=facets,
         )
         return search_retrieve_response(response, page)
 
