@@ -121,7 +121,7 @@ SCHEMA: dict[str, Key] = {
         "max_records": Key("int", "Most records one page may carry (maximumRecords is capped).",
                            default=100, minimum=1, maximum=1000),
         "stylesheet": Key("str", "XSLT linked from responses so that browsers show a search "
-                          "page ('' for none); the gateway serves /sru/sru.xsl.",
+                          "page ('none' for no link); the gateway serves /sru/sru.xsl.",
                           default="/sru/sru.xsl"),
     }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={

@@ -129,7 +129,7 @@ def build(context: GatewayContext) -> resource.Resource:
         default_version=Version(settings["default_version"]),
         default_records=settings["default_records"],
         max_records=settings["max_records"],
-        stylesheet=settings["stylesheet"] or None,
+        stylesheet=None if settings["stylesheet"].lower() == "none" else settings["stylesheet"],
     )
     libraries = {library.id: library.name for library in context.config.libraries}
 
