@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pymarc import Field, Record, Subfield
-from pymarc.field import Indicators
+from pymarc import Field, Record
+
+from .fields import data_field, subfield
 
 __all__ = ["decode_clean_utf8", "encode_iso2709", "RecordTooLong", "MAX_RECORD_LENGTH"]
 
@@ -27,9 +28,6 @@ _FIELD_TERMINATOR = 0x1E
 MAX_RECORD_LENGTH = 99_999
 _MAX_FIELD_LENGTH = 9_999
 _MAX_OFFSET = 99_999
-# Subfield is a NamedTuple; building it through tuple.__new__ skips a Python-level wrapper,
-# which matters at some 40 subfields per record.
-_new_tuple = tuple.__new__
 _LEADER = 24
 _ENTRY = 12
 
@@ -72,14 +70,9 @@ def decode_clean_utf8(chunk: bytes) -> Record | None:
 
 
 def _data_field(tag: str, indicators: str, parts: list[str]) -> Field:
-    """A data field built without Field.__init__'s generic argument checks (hot path)."""
-    field = object.__new__(Field)
-    field.tag = tag
-    field.data = None
-    field.control_field = False
-    field._indicators = Indicators(indicators[0], indicators[1])
-    field.subfields = [_new_tuple(Subfield, (part[0], part[1:])) for part in parts if part]
-    return field
+    """A data field from its raw indicator and subfield parts (hot path)."""
+    return data_field(tag, indicators[0], indicators[1],
+                      [subfield(part[0], part[1:]) for part in parts if part])  # fmt: skip
 
 
 class RecordTooLong(ValueError):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from pymarc import Field, Record, Subfield
-from pymarc.field import Indicators
+from pymarc import Field, Record
+
+from .fields import data_field, subfield
 
 __all__ = ["marc_to_json", "marc_from_json", "marc_json_text"]
 
@@ -49,7 +50,7 @@ def marc_from_json(data: dict[str, object]) -> Record:
     fields = data.get("fields") or []
     if not isinstance(fields, list):
         raise ValueError('MARC-in-JSON "fields" must be an array')
-    record.add_field(*_fields_from_json(fields))
+    record.fields = _fields_from_json(fields)
     return record
 
 
@@ -59,22 +60,27 @@ def _fields_from_json(fields: Iterable[object]) -> list[Field]:
         if not isinstance(entry, dict) or len(entry) != 1:
             raise ValueError(f"a MARC-in-JSON field must be an object with one tag: {entry!r}")
         ((tag, body),) = entry.items()
+        tag = tag if type(tag) is str else str(tag)
         if isinstance(body, dict):
             entries = body.get("subfields") or []
-            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-                raise ValueError(f'field {tag}: "subfields" must be an array of objects')
-            subfields = [
-                Subfield(str(code), "" if value is None else str(value))
-                for sub in entries
-                for code, value in sub.items()
-            ]
-            indicators = [
-                str(body.get("ind1") or " ")[:1],
-                str(body.get("ind2") or " ")[:1],
-            ]
-            result.append(
-                Field(tag=str(tag), indicators=Indicators(*indicators), subfields=subfields)
-            )
+            try:
+                subfields = [
+                    subfield(_text(code), _text(value))
+                    for sub in entries
+                    for code, value in sub.items()
+                ]
+            except AttributeError:
+                raise ValueError(f'field {tag}: "subfields" must be an array of objects') from None
+            ind1 = body.get("ind1") or " "
+            ind2 = body.get("ind2") or " "
+            result.append(data_field(tag, _text(ind1)[:1], _text(ind2)[:1], subfields))
         else:
-            result.append(Field(tag=str(tag), data="" if body is None else str(body)))
+            result.append(Field(tag=tag, data=_text(body)))
     return result
+
+
+def _text(value: object) -> str:
+    """A JSON value as text (null as empty): values are strings in well-formed input."""
+    if type(value) is str:
+        return value
+    return "" if value is None else str(value)
