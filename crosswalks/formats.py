@@ -2,9 +2,10 @@
 
 SRU asks by schema name or URI, OAI-PMH by metadataPrefix, Z39.50 by record syntax OID
 and element set name; all of them end here, so a format and its brief form are defined
-once. ``brief`` means the same thing in every format: title, author, date and identifiers
-(for MARC: the leader, 001/003/005/008, standard numbers, main entry, title, edition and
-imprint).
+once. Full MARC renderings carry the holdings as 852 fields (MODS as location, SUTRS as
+holdings lines). ``brief`` means the same thing in every format: title, author, date and
+identifiers (for MARC: the leader, 001/003/005/008, standard numbers, main entry, title,
+edition and imprint).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from enum import StrEnum
 
 from pymarc import Record
 
-from .holdings import Holding
+from .holdings import Holding, with_holdings
 from .iso2709 import encode_iso2709
 from .marc_to_dc import DC_ENVELOPES, DcSchema, dc_xml_text, marc_to_dc
 from .marcjson import marc_to_json
@@ -99,7 +100,7 @@ def render_xml(
     """
     clean = text if text is not None else XmlText()
     if fmt is RecordFormat.MARCXML:
-        return marcxml_text(brief_marc(record) if brief else record, clean)
+        return marcxml_text(brief_marc(record) if brief else with_holdings(record, holdings), clean)
     if fmt is RecordFormat.OAI_DC or fmt is RecordFormat.SRW_DC:
         schema = DcSchema.OAI_DC if fmt is RecordFormat.OAI_DC else DcSchema.SRW_DC
         return dc_xml_text(marc_to_dc(record, brief=brief), schema, clean)
@@ -125,7 +126,7 @@ def render(
         return render_xml(record, fmt, brief=brief, holdings=holdings, text=text).encode("utf-8")
     if fmt is RecordFormat.SUTRS:
         return sutrs_text(record, holdings, brief=brief).encode("utf-8")
-    subject = brief_marc(record) if brief else record
+    subject = brief_marc(record) if brief else with_holdings(record, holdings)
     if fmt is RecordFormat.MARC21:
         return encode_iso2709(subject)
     if fmt is RecordFormat.MARC8:

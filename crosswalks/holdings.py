@@ -7,9 +7,13 @@ the OPAC display take holdings without importing the gateway.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["Holding"]
+from pymarc import Field, Record, Subfield
+from pymarc.field import Indicators
+
+__all__ = ["Holding", "with_holdings"]
 
 
 class Holding(Protocol):
@@ -34,3 +38,19 @@ class Holding(Protocol):
     @property
     def status(self) -> str:
         """Circulation status ("available", "on loan", ...)."""
+
+
+def with_holdings(record: Record, holdings: Sequence[Holding]) -> Record:
+    """``record`` with an 852 per holding (library $a, location $b, call number $h, barcode
+    $p), so MARC clients see which libraries hold it; unchanged when it has no holdings or
+    already carries 852 fields (the holdings were read from them)."""
+    if not holdings or record.get("852") is not None:
+        return record
+    copy = Record(force_utf8=True, leader=str(record.leader))
+    copy.fields = list(record.fields)
+    for holding in holdings:
+        parts = (("a", holding.library), ("b", holding.location), ("h", holding.call_number),
+                 ("p", holding.barcode))  # fmt: skip
+        subfields = [Subfield(code, value) for code, value in parts if value]
+        copy.fields.append(Field(tag="852", indicators=Indicators(" ", " "), subfields=subfields))
+    return copy

@@ -124,3 +124,21 @@ def test_any_record_renders_in_every_format_without_control_characters_in_sutrs(
         assert data
     display = render(record, RecordFormat.SUTRS).decode("utf-8")
     assert not any(ord(c) < 0x20 and c not in "\n\t" for c in display)
+
+
+def test_full_marc_carries_holdings_as_852(records: list[Record]) -> None:
+    """Which libraries hold a copy reaches MARC clients as 852 fields (MARCXML and ISO
+    2709), unless the record already has 852 (its holdings were read from them)."""
+    record = records[0]
+    holdings = [Item("dlk-tinh", "DLK000001", "Kho mở", "895.9 N573"),
+                Item("thpt-ntmk", "NTMK000007")]  # fmt: skip
+    xml = etree.fromstring(render_xml(record, RecordFormat.MARCXML, holdings=holdings).encode())
+    ns = {"m": "http://www.loc.gov/MARC21/slim"}
+    located = [[s.text for s in f] for f in xml.iterfind("m:datafield[@tag='852']", ns)]
+    assert located == [["dlk-tinh", "Kho mở", "895.9 N573", "DLK000001"],
+                       ["thpt-ntmk", "NTMK000007"]]  # fmt: skip
+    back = Record(data=render(record, RecordFormat.MARC21, holdings=holdings), to_unicode=True)
+    assert len(back.get_fields("852")) == 2
+    assert record.get("852") is None  # the stored record itself is not changed
+    brief = render_xml(record, RecordFormat.MARCXML, brief=True, holdings=holdings)
+    assert "852" not in brief

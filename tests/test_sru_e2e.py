@@ -163,3 +163,15 @@ def test_a_browser_gets_a_search_page(sru: str) -> None:
     for params, expected in cases:
         response = requests.get(sru, params=params, timeout=10)
         assert expected in str(transform(etree.fromstring(response.content)))
+
+
+def test_records_say_which_libraries_hold_them(sru: str) -> None:
+    """MARCXML records carry an 852 per copy (library, location, call number, barcode);
+    MODS carries them as locations."""
+    marc = _get(sru, query='dc.title="truyen kieu"', recordSchema="marcxml", maximumRecords="1")
+    ns = {"m": "http://www.loc.gov/MARC21/slim"}
+    libraries = marc.xpath(".//m:datafield[@tag='852']/m:subfield[@code='a']/text()",
+                           namespaces=ns)  # fmt: skip
+    assert libraries and set(libraries) <= {"dlk-tinh", "dlk-krongpac", "thpt-ntmk"}
+    mods = _get(sru, query='dc.title="truyen kieu"', recordSchema="mods", maximumRecords="1")
+    assert mods.findall(".//{http://www.loc.gov/mods/v3}location")

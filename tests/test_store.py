@@ -433,3 +433,14 @@ def test_facets_count_the_values_among_the_hits(catalogue: RecordStore) -> None:
     catalogue.delete("lib-b", "6")
     after = catalogue.facets(AllRecords(), Index.SOURCE)
     assert [(t.term, t.count) for t in after] == [("lib-a", 5), ("lib-b", 1)]
+
+
+def test_scan_within_one_library(catalogue: RecordStore) -> None:
+    """A library's own database browses with that library's counts only."""
+    everywhere = catalogue.scan(Index.DATE, "2005", after=1)
+    assert [(t.term, t.count) for t in everywhere] == [("2005", 2)]
+    lib_a = catalogue.scan(Index.DATE, "2005", after=1, source="lib-a")
+    assert [(t.term, t.count) for t in lib_a] == [("2005", 1)]
+    titles = catalogue.scan(Index.TITLE, "", after=10, source="lib-b")
+    assert sorted(t.term for t in titles) == ["Tạp chí Thư viện Việt Nam", "Zorro"]
+    assert catalogue.scan(Index.LANGUAGE, "", after=5, source="lib-b")[0].count == 1

@@ -171,9 +171,18 @@ class RecordStore(abc.ABC):
         library). Ties go in browse order."""
 
     @abc.abstractmethod
-    def scan(self, index: Index, start: str, *, before: int = 0, after: int = 20) -> list[ScanTerm]:
+    def scan(
+        self,
+        index: Index,
+        start: str,
+        *,
+        before: int = 0,
+        after: int = 20,
+        source: str | None = None,
+    ) -> list[ScanTerm]:
         """Browse ``index`` around ``start``: up to ``before`` terms preceding it, then up
-        to ``after`` terms from it on, in Vietnamese alphabetical order, with record counts.
+        to ``after`` terms from it on, in Vietnamese alphabetical order, with record counts
+        (of one member library's records when ``source`` is given).
         """
 
     # -- harvesting -------------------------------------------------------------------

@@ -434,38 +434,57 @@ class SQLiteStore(RecordStore):
         rows = self._connection().execute(sql, arguments).fetchall()
         return [ScanTerm(term=str(value), count=count) for value, count in rows]
 
-    def scan(self, index: Index, start: str, *, before: int = 0, after: int = 20) -> list[ScanTerm]:
+    def scan(
+        self,
+        index: Index,
+        start: str,
+        *,
+        before: int = 0,
+        after: int = 20,
+        source: str | None = None,
+    ) -> list[ScanTerm]:
         origin = heading_sort(index, start)
-        preceding = self._browse(index, "<", origin, before)[::-1] if before > 0 else []
-        following = self._browse(index, ">=", origin, after) if after > 0 else []
+        preceding = self._browse(index, "<", origin, before, source)[::-1] if before > 0 else []
+        following = self._browse(index, ">=", origin, after, source) if after > 0 else []
         return [ScanTerm(term=str(term), count=count) for term, count in preceding + following]
 
-    def _browse(self, index: Index, op: str, origin: str, limit: int) -> list[tuple[object, int]]:
-        """Up to ``limit`` (heading, count) pairs from ``origin`` in the direction of ``op``."""
+    def _browse(
+        self, index: Index, op: str, origin: str, limit: int, source: str | None
+    ) -> list[tuple[object, int]]:
+        """Up to ``limit`` (heading, count) pairs from ``origin`` in the direction of ``op``,
+        counting one library's records only when ``source`` is given."""
         direction = "ASC" if op == ">=" else "DESC"
+        of_source: tuple[object, ...] = (source,) if source is not None else ()
+        in_records = "AND source = ? " if source is not None else ""
+        in_source = (
+            "AND number IN (SELECT number FROM records WHERE source = ? AND deleted = 0) "
+            if source is not None
+            else ""
+        )
         if index is Index.DATE:
             if not origin.isdigit():
                 origin = "0"
-            sql = ("SELECT year, year, count(*) FROM records WHERE deleted = 0 AND year "
-                   f"{op} ? GROUP BY year ORDER BY year {direction} LIMIT ?")  # fmt: skip
-            params: tuple[object, ...] = (int(origin), limit)
+            sql = (f"SELECT year, year, count(*) FROM records WHERE deleted = 0 {in_records}"
+                   f"AND year {op} ? GROUP BY year ORDER BY year {direction} LIMIT ?")  # fmt: skip
+            params: tuple[object, ...] = (*of_source, int(origin), limit)
         elif index is Index.SOURCE:
-            sql = ("SELECT source, source, count(*) FROM records WHERE deleted = 0 AND source "
-                   f"{op} ? GROUP BY source ORDER BY source {direction} LIMIT ?")  # fmt: skip
-            params = (origin, limit)
+            sql = (f"SELECT source, source, count(*) FROM records WHERE deleted = 0 {in_records}"
+                   f"AND source {op} ? GROUP BY source "
+                   f"ORDER BY source {direction} LIMIT ?")  # fmt: skip
+            params = (*of_source, origin, limit)
         elif index in TEXT_HEADINGS or index is Index.ANY:
             names = _BROWSE_ALL if index is Index.ANY else (index.value,)
             marks = ",".join("?" * len(names))
             sql = ("SELECT sort, min(display), count(DISTINCT number) FROM headings "
-                   f"WHERE idx IN ({marks}) AND sort {op} ? "
+                   f"WHERE idx IN ({marks}) {in_source}AND sort {op} ? "
                    f"GROUP BY sort ORDER BY sort {direction} LIMIT ?")  # fmt: skip
-            params = (*names, origin, limit)
+            params = (*names, *of_source, origin, limit)
         else:
             sql = (
-                "SELECT key, key, count(*) FROM codes "
-                f"WHERE idx = ? AND key {op} ? GROUP BY key ORDER BY key {direction} LIMIT ?"
+                f"SELECT key, key, count(*) FROM codes WHERE idx = ? {in_source}"
+                f"AND key {op} ? GROUP BY key ORDER BY key {direction} LIMIT ?"
             )
-            params = (index.value, origin, limit)
+            params = (index.value, *of_source, origin, limit)
         rows = self._connection().execute(sql, params).fetchall()
         return [(display, count) for _, display, count in rows]
 

@@ -151,7 +151,7 @@ class SRUService:
             if operation is Operation.SEARCH_RETRIEVE:
                 return self.search_retrieve(request, database)
             if operation is Operation.SCAN:
-                return self.scan(request)
+                return self.scan(request, database)
             return self.explain(request, database, endpoint)
         except SRUError as error:
             return diagnostic_response(version, operation, error, stylesheet)
@@ -224,7 +224,7 @@ class SRUService:
         )
         return search_retrieve_response(response, page)
 
-    def scan(self, request: SRURequest) -> bytes:
+    def scan(self, request: SRURequest, database: str | None = None) -> bytes:
         """Index terms around the scan clause's term, with their record counts."""
         assert request.scan_clause is not None
         index, start = scan_index(parse_cql(request.scan_clause))
@@ -232,7 +232,8 @@ class SRUService:
         if before > request.maximum_terms:
             raise SRUError(Diagnostic.RESPONSE_POSITION_OUT_OF_RANGE,
                            str(request.response_position))  # fmt: skip
-        found = self.store.scan(index, start, before=before, after=request.maximum_terms - before)
+        found = self.store.scan(index, start, before=before,
+                                after=request.maximum_terms - before, source=database)  # fmt: skip
         terms = [ResponseTerm(term.term, term.count, term.term) for term in found]
         return scan_response(request.version, terms, stylesheet=request.stylesheet)
 
