@@ -48,7 +48,9 @@ class SRUResource(resource.Resource):
             if path == b"sru.xsl":
                 return _STYLESHEET
             return _UnknownDatabase(self.service.limits, name)
-        return self if not path else _UnknownDatabase(self.service.limits, path.decode())
+        if not path:
+            return self
+        return _UnknownDatabase(self.service.limits, path.decode("utf-8", "replace"))
 
     def render_GET(self, request: server.Request) -> Any:
         """searchRetrieve, scan or explain, by the parameters."""
@@ -58,8 +60,10 @@ class SRUResource(resource.Resource):
         deferred = self.context.in_thread(self.service.respond, arguments, self.database,
                                           endpoint=endpoint)  # fmt: skip
         limits = self.service.limits
-        deferred.addCallbacks(lambda body: _finish(request, body),
-                              lambda failure: _fail(request, failure, limits))  # fmt: skip
+        gone: list[bool] = []  # set when the client disconnects before the answer is ready
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+        deferred.addCallbacks(lambda body: _finish(request, body, gone),
+                              lambda failure: _fail(request, failure, limits, gone))  # fmt: skip
         return server.NOT_DONE_YET
 
     render_POST = render_GET
@@ -107,19 +111,19 @@ class _Stylesheet(resource.Resource):
 _STYLESHEET = _Stylesheet()
 
 
-def _finish(request: server.Request, body: bytes) -> None:
-    if request.finished or request._disconnected:  # the client went away meanwhile
+def _finish(request: server.Request, body: bytes, gone: list[bool]) -> None:
+    if gone or request.finished:  # the client went away meanwhile
         return
     request.setHeader(b"content-type", _CONTENT_TYPE)
     request.write(body)
     request.finish()
 
 
-def _fail(request: server.Request, failure: Failure, limits: Limits) -> None:
+def _fail(request: server.Request, failure: Failure, limits: Limits, gone: list[bool]) -> None:
     # The service answers every error itself; this is only reached if the pool fails.
     _LOG.failure("SRU request failed outside the service", failure)
     error = SRUError(Diagnostic.GENERAL_SYSTEM_ERROR)
-    _finish(request, diagnostic_response(limits.default_version, Operation.EXPLAIN, error))
+    _finish(request, diagnostic_response(limits.default_version, Operation.EXPLAIN, error), gone)
 
 
 def build(context: GatewayContext) -> resource.Resource:
