@@ -133,9 +133,10 @@ def start_zebra(folder: Path, records: Path) -> tuple[subprocess.Popen[bytes], s
     started = time.perf_counter()
     for command in (["update", str(records)], ["commit"]):
         subprocess.run(["zebraidx", "-c", str(folder / "zebra.cfg"), "-t", "grs.marcxml.marc21",
-                        *command], check=True, capture_output=True)  # fmt: skip
+                        *command], check=True, capture_output=True, cwd=folder)  # fmt: skip
     print(f"Zebra indexed in {time.perf_counter() - started:.1f} s")
-    process = subprocess.Popen(["zebrasrv", "-f", str(folder / "yazgfs.xml")],
+    # zebrasrv writes its pid and lock files into the working folder: keep them in ours.
+    process = subprocess.Popen(["zebrasrv", "-f", str(folder / "yazgfs.xml")], cwd=folder,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     wait_for(url, process)
