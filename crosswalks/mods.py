@@ -120,89 +120,81 @@ def _sub(parent: _Node, tag: str, attrib: dict[str, str] | None = None) -> _Node
     return node
 
 
-_Element = _Node
-
-
-def _q(local: str) -> str:
-    return local
-
-
-# Qualified element names, computed once: building them per element costs more than the
-# element itself.
-_MODS = _q("mods")
-_ABSTRACT = _q("abstract")
-_ACCESS_CONDITION = _q("accessCondition")
-_AFFILIATION = _q("affiliation")
-_AREA = _q("area")
-_CARTOGRAPHICS = _q("cartographics")
-_CLASSIFICATION = _q("classification")
-_COORDINATES = _q("coordinates")
-_COPY_INFORMATION = _q("copyInformation")
-_COPYRIGHT_DATE = _q("copyrightDate")
-_DATE_CREATED = _q("dateCreated")
-_DATE_ISSUED = _q("dateIssued")
-_DATE_OTHER = _q("dateOther")
-_DESCRIPTION_STANDARD = _q("descriptionStandard")
-_DETAIL = _q("detail")
-_DIGITAL_ORIGIN = _q("digitalOrigin")
-_EDITION = _q("edition")
-_EXTENT = _q("extent")
-_FORM = _q("form")
-_FREQUENCY = _q("frequency")
-_GENRE = _q("genre")
-_GEOGRAPHIC = _q("geographic")
-_GEOGRAPHIC_CODE = _q("geographicCode")
-_HIERARCHICAL_GEOGRAPHIC = _q("hierarchicalGeographic")
-_HOLDING_SIMPLE = _q("holdingSimple")
-_IDENTIFIER = _q("identifier")
-_INTERNET_MEDIA_TYPE = _q("internetMediaType")
-_ISSUANCE = _q("issuance")
-_ITEM_IDENTIFIER = _q("itemIdentifier")
-_LANGUAGE = _q("language")
-_LANGUAGE_OF_CATALOGING = _q("languageOfCataloging")
-_LANGUAGE_TERM = _q("languageTerm")
-_LOCATION = _q("location")
-_NAME = _q("name")
-_NAME_IDENTIFIER = _q("nameIdentifier")
-_NAME_PART = _q("namePart")
-_NON_SORT = _q("nonSort")
-_NOTE = _q("note")
-_NUMBER = _q("number")
-_OCCUPATION = _q("occupation")
-_ORIGIN_INFO = _q("originInfo")
-_PART = _q("part")
-_PART_NAME = _q("partName")
-_PART_NUMBER = _q("partNumber")
-_PHYSICAL_DESCRIPTION = _q("physicalDescription")
-_PHYSICAL_LOCATION = _q("physicalLocation")
-_PLACE = _q("place")
-_PLACE_TERM = _q("placeTerm")
-_PROJECTION = _q("projection")
-_PUBLISHER = _q("publisher")
-_RECORD_CHANGE_DATE = _q("recordChangeDate")
-_RECORD_CONTENT_SOURCE = _q("recordContentSource")
-_RECORD_CREATION_DATE = _q("recordCreationDate")
-_RECORD_IDENTIFIER = _q("recordIdentifier")
-_RECORD_INFO = _q("recordInfo")
-_RECORD_ORIGIN = _q("recordOrigin")
-_REFORMATTING_QUALITY = _q("reformattingQuality")
-_RELATED_ITEM = _q("relatedItem")
-_ROLE = _q("role")
-_ROLE_TERM = _q("roleTerm")
-_SCALE = _q("scale")
-_SHELF_LOCATOR = _q("shelfLocator")
-_SUB_LOCATION = _q("subLocation")
-_SUB_TITLE = _q("subTitle")
-_SUBJECT = _q("subject")
-_TABLE_OF_CONTENTS = _q("tableOfContents")
-_TARGET_AUDIENCE = _q("targetAudience")
-_TEMPORAL = _q("temporal")
-_TEXT = _q("text")
-_TITLE = _q("title")
-_TITLE_INFO = _q("titleInfo")
-_TOPIC = _q("topic")
-_TYPE_OF_RESOURCE = _q("typeOfResource")
-_URL = _q("url")
+# Element names (the MODS namespace is the document's default one).
+_MODS = "mods"
+_ABSTRACT = "abstract"
+_ACCESS_CONDITION = "accessCondition"
+_AFFILIATION = "affiliation"
+_AREA = "area"
+_CARTOGRAPHICS = "cartographics"
+_CLASSIFICATION = "classification"
+_COORDINATES = "coordinates"
+_COPY_INFORMATION = "copyInformation"
+_COPYRIGHT_DATE = "copyrightDate"
+_DATE_CREATED = "dateCreated"
+_DATE_ISSUED = "dateIssued"
+_DATE_OTHER = "dateOther"
+_DESCRIPTION_STANDARD = "descriptionStandard"
+_DETAIL = "detail"
+_DIGITAL_ORIGIN = "digitalOrigin"
+_EDITION = "edition"
+_EXTENT = "extent"
+_FORM = "form"
+_FREQUENCY = "frequency"
+_GENRE = "genre"
+_GEOGRAPHIC = "geographic"
+_GEOGRAPHIC_CODE = "geographicCode"
+_HIERARCHICAL_GEOGRAPHIC = "hierarchicalGeographic"
+_HOLDING_SIMPLE = "holdingSimple"
+_IDENTIFIER = "identifier"
+_INTERNET_MEDIA_TYPE = "internetMediaType"
+_ISSUANCE = "issuance"
+_ITEM_IDENTIFIER = "itemIdentifier"
+_LANGUAGE = "language"
+_LANGUAGE_OF_CATALOGING = "languageOfCataloging"
+_LANGUAGE_TERM = "languageTerm"
+_LOCATION = "location"
+_NAME = "name"
+_NAME_IDENTIFIER = "nameIdentifier"
+_NAME_PART = "namePart"
+_NON_SORT = "nonSort"
+_NOTE = "note"
+_NUMBER = "number"
+_OCCUPATION = "occupation"
+_ORIGIN_INFO = "originInfo"
+_PART = "part"
+_PART_NAME = "partName"
+_PART_NUMBER = "partNumber"
+_PHYSICAL_DESCRIPTION = "physicalDescription"
+_PHYSICAL_LOCATION = "physicalLocation"
+_PLACE = "place"
+_PLACE_TERM = "placeTerm"
+_PROJECTION = "projection"
+_PUBLISHER = "publisher"
+_RECORD_CHANGE_DATE = "recordChangeDate"
+_RECORD_CONTENT_SOURCE = "recordContentSource"
+_RECORD_CREATION_DATE = "recordCreationDate"
+_RECORD_IDENTIFIER = "recordIdentifier"
+_RECORD_INFO = "recordInfo"
+_RECORD_ORIGIN = "recordOrigin"
+_REFORMATTING_QUALITY = "reformattingQuality"
+_RELATED_ITEM = "relatedItem"
+_ROLE = "role"
+_ROLE_TERM = "roleTerm"
+_SCALE = "scale"
+_SHELF_LOCATOR = "shelfLocator"
+_SUB_LOCATION = "subLocation"
+_SUB_TITLE = "subTitle"
+_SUBJECT = "subject"
+_TABLE_OF_CONTENTS = "tableOfContents"
+_TARGET_AUDIENCE = "targetAudience"
+_TEMPORAL = "temporal"
+_TEXT = "text"
+_TITLE = "title"
+_TITLE_INFO = "titleInfo"
+_TOPIC = "topic"
+_TYPE_OF_RESOURCE = "typeOfResource"
+_URL = "url"
 
 # Constant attribute sets, shared (lxml copies attributes into the element).
 _A_CODE_MARCRELATOR: Final = {"type": "code", "authority": "marcrelator"}
@@ -296,6 +288,16 @@ _LITERARY_TEXT: Final = {
 }  # fmt: skip
 #: 008/28 codes that mean "published by a government". Unknown (u) and no attempt (|)
 #: are left out: they say nothing, and the stylesheet's genre for them would be false.
+# 008 positions whose code alone names a genre, per material (after the rules for books'
+# and serials' nature of contents, conference, festschrift and biography).
+_CODED_GENRES: Final[dict[str, tuple[tuple[int, dict[str, str]], ...]]] = {
+    "BK": ((33, _LITERARY_FORM),),
+    "SE": ((21, _SERIAL_TYPE),),
+    "MP": ((25, _MAP_TYPE),),
+    "CF": ((26, _FILE_TYPE),),
+    "VM": ((33, _VISUAL_TYPE),),
+    "MU": ((30, _LITERARY_TEXT), (31, _LITERARY_TEXT)),
+}
 _GOVERNMENT = frozenset("acfilmosz")
 _GOVERNMENT_MATERIAL = frozenset({"BK", "SE", "CF", "MP", "VM"})
 #: 008/22 target audience -> marctarget.
@@ -381,8 +383,8 @@ _INDEX_TERM: Final = {
 }  # fmt: skip
 #: 662/752 subfields -> hierarchicalGeographic children.
 _PLACE_LEVEL: Final = {
-    "a": _q("country"), "b": _q("state"), "c": _q("county"), "d": _q("city"),
-    "f": _q("citySection"), "g": _AREA, "h": _q("extraTerrestrialArea"),
+    "a": "country", "b": "state", "c": "county", "d": "city",
+    "f": "citySection", "g": _AREA, "h": "extraTerrestrialArea",
 }  # fmt: skip
 
 #: Fields mapped to note, with the type from the MODS note type list (None: untyped). Other
@@ -481,7 +483,7 @@ class _Record:
 
     __slots__ = ("by_tag", "get", "fields", "leader", "f008", "material", "root", "clean")
 
-    def __init__(self, record: Record, root: _Element, clean: _Clean) -> None:
+    def __init__(self, record: Record, root: _Node, clean: _Clean) -> None:
         by_tag: dict[str, list[Field]] = {}
         for fld in record.fields:
             found = by_tag.get(fld.tag)
@@ -524,8 +526,8 @@ def _material(leader6: str, leader7: str) -> str:
 
 
 def _leaf(
-    parent: _Element, tag: str, value: str, clean: _Clean, attrib: dict[str, str] | None = None
-) -> _Element:
+    parent: _Node, tag: str, value: str, clean: _Clean, attrib: dict[str, str] | None = None
+) -> _Node:
     element = _sub(parent, tag, attrib)
     element.text = clean(value)
     return element
@@ -550,8 +552,8 @@ def _joined(fld: Field, codes: frozenset[str] | str, skip: bool = False) -> str:
 
 
 def _chopped_leaf(
-    parent: _Element, tag: str, value: str, clean: _Clean, attrib: dict[str, str] | None = None
-) -> _Element | None:
+    parent: _Node, tag: str, value: str, clean: _Clean, attrib: dict[str, str] | None = None
+) -> _Node | None:
     """``tag`` with ISBD end punctuation removed; nothing when no data is left."""
     value = strip_isbd(value)
     if not value:
@@ -561,7 +563,7 @@ def _chopped_leaf(
     return element
 
 
-def _drop_if_empty(parent: _Element, element: _Element) -> None:
+def _drop_if_empty(parent: _Node, element: _Node) -> None:
     if not len(element):
         parent.remove(element)
 
@@ -572,7 +574,7 @@ def _drop_if_empty(parent: _Element, element: _Element) -> None:
 
 
 def _title_info(
-    parent: _Element,
+    parent: _Node,
     fld: Field,
     clean: _Clean,
     codes: frozenset[str],
@@ -582,7 +584,7 @@ def _title_info(
     attrib: dict[str, str] | None = None,
     nonfiling: int = 0,
     start: str = "",
-) -> _Element | None:
+) -> _Node | None:
     """A titleInfo from one field's title subfields; None when the field has no title.
 
     Subfields in ``codes`` build the title (or the subtitle after $b); $n (and ``numbers``)
@@ -695,14 +697,14 @@ def _name_type(fld: Field) -> dict[str, str]:
 
 
 def _name(
-    parent: _Element,
+    parent: _Node,
     fld: Field,
     clean: _Clean,
     *,
     attrib: dict[str, str] | None = None,
     primary: bool = False,
     identifiers: bool = True,
-) -> _Element:
+) -> _Node:
     """A name from an X00/X10/X11 field (subfields before any $t only).
 
     Personal and family names: $a $q as the namePart, $b $c as termsOfAddress, $d as the
@@ -773,7 +775,7 @@ def _name(
     return name
 
 
-def _role(name: _Element, value: str, clean: _Clean, is_code: bool) -> None:
+def _role(name: _Node, value: str, clean: _Clean, is_code: bool) -> None:
     value = value.strip() if is_code else strip_isbd(value)
     if value:
         role = _sub(name, _ROLE)
@@ -803,7 +805,7 @@ def _names(rec: _Record, brief: bool) -> None:
             return
 
 
-def _uncontrolled_name(parent: _Element, fld: Field, clean: _Clean) -> None:
+def _uncontrolled_name(parent: _Node, fld: Field, clean: _Clean) -> None:
     name = _sub(parent, _NAME, _PERSONAL if fld.indicator1 == "1" else None)
     for code, value in fld.subfields:
         if code == "a":
@@ -847,30 +849,10 @@ def _genres(rec: _Record) -> None:
                 terms.append("festschrift")
             if f008[34] in "abcd":
                 terms.append("biography")
-            literary = _LITERARY_FORM.get(f008[33])
-            if literary:
-                terms.append(literary)
-        else:
-            serial = _SERIAL_TYPE.get(f008[21])
-            if serial:
-                terms.append(serial)
-    elif material == "MP":
-        cartographic = _MAP_TYPE.get(f008[25])
-        if cartographic:
-            terms.append(cartographic)
-    elif material == "CF":
-        file_type = _FILE_TYPE.get(f008[26])
-        if file_type:
-            terms.append(file_type)
-    elif material == "VM":
-        visual = _VISUAL_TYPE.get(f008[33])
-        if visual:
-            terms.append(visual)
-    elif material == "MU":
-        for code in f008[30:32]:
-            text = _LITERARY_TEXT.get(code)
-            if text:
-                terms.append(text)
+    for position, table in _CODED_GENRES.get(material, ()):
+        term = table.get(f008[position])
+        if term:
+            terms.append(term)
     if material in _GOVERNMENT_MATERIAL and f008[28] in _GOVERNMENT:
         terms.append("government publication")
     seen: set[str] = set()
@@ -888,7 +870,7 @@ def _genres(rec: _Record) -> None:
 
 
 def _genre_field(
-    root: _Element, fld: Field, clean: _Clean, codes: frozenset[str], authority: str
+    root: _Node, fld: Field, clean: _Clean, codes: frozenset[str], authority: str
 ) -> None:
     # Subdivisions are joined with "--", the way headings are displayed.
     value = "--".join(filter(None, (strip_isbd(v) for v in _values(fld, codes))))
@@ -963,7 +945,7 @@ def _origin_info(rec: _Record, brief: bool) -> None:
                 _event(root, fld, clean, *event)
 
 
-def _fixed_dates(origin: _Element, f008: str, date_tag: str, clean: _Clean, brief: bool) -> None:
+def _fixed_dates(origin: _Node, f008: str, date_tag: str, clean: _Clean, brief: bool) -> None:
     """008/06-14 as MARC-encoded dates; the first one is the record's key date."""
     kind = f008[6]
     date1 = f008[7:11]
@@ -987,7 +969,7 @@ def _fixed_dates(origin: _Element, f008: str, date_tag: str, clean: _Clean, brie
             _sub(origin, date_tag, attrib).text = clean(date2)
 
 
-def _event(root: _Element, fld: Field, clean: _Clean, event: str, date_type: str) -> None:
+def _event(root: _Node, fld: Field, clean: _Clean, event: str, date_type: str) -> None:
     origin = _sub(root, _ORIGIN_INFO, {"eventType": event})
     for code, value in fld.subfields:
         if code == "a":
@@ -1170,14 +1152,14 @@ def _thesaurus(fld: Field, clean: _Clean) -> dict[str, str] | None:
     return _THESAURUS.get(indicator)
 
 
-def _subdivisions(subject: _Element, fld: Field, clean: _Clean) -> None:
+def _subdivisions(subject: _Node, fld: Field, clean: _Clean) -> None:
     for code, value in fld.subfields:
         tag = _SUBDIVISION.get(code)
         if tag is not None:
             _chopped_leaf(subject, tag, value, clean)
 
 
-def _subject_name(root: _Element, fld: Field, clean: _Clean) -> None:
+def _subject_name(root: _Node, fld: Field, clean: _Clean) -> None:
     subject = _sub(root, _SUBJECT, _thesaurus(fld, clean))
     _name(subject, fld, clean, identifiers=False)
     if _first(fld, "t"):
@@ -1185,14 +1167,14 @@ def _subject_name(root: _Element, fld: Field, clean: _Clean) -> None:
     _subdivisions(subject, fld, clean)
 
 
-def _subject_title(root: _Element, fld: Field, clean: _Clean) -> None:
+def _subject_title(root: _Node, fld: Field, clean: _Clean) -> None:
     subject = _sub(root, _SUBJECT, _thesaurus(fld, clean))
     _title_info(subject, fld, clean, frozenset("adfhklors"))
     _subdivisions(subject, fld, clean)
     _drop_if_empty(root, subject)
 
 
-def _subject_heading(root: _Element, fld: Field, clean: _Clean) -> None:
+def _subject_heading(root: _Node, fld: Field, clean: _Clean) -> None:
     """648 (temporal), 650 (topic) and 651 (geographic) headings with their subdivisions."""
     tag = fld.tag
     authority = _thesaurus(fld, clean)
@@ -1211,7 +1193,7 @@ def _subject_heading(root: _Element, fld: Field, clean: _Clean) -> None:
     _drop_if_empty(root, subject)
 
 
-def _subject_index_terms(root: _Element, fld: Field, clean: _Clean) -> None:
+def _subject_index_terms(root: _Node, fld: Field, clean: _Clean) -> None:
     tag, kind = _INDEX_TERM.get(fld.indicator2, (_TOPIC, None))
     subject = _sub(root, _SUBJECT)
     for value in _values(fld, "a"):
@@ -1224,7 +1206,7 @@ def _subject_index_terms(root: _Element, fld: Field, clean: _Clean) -> None:
     _drop_if_empty(root, subject)
 
 
-def _subject_occupation(root: _Element, fld: Field, clean: _Clean) -> None:
+def _subject_occupation(root: _Node, fld: Field, clean: _Clean) -> None:
     source = _first(fld, "2").strip()
     subject = _sub(root, _SUBJECT, {"authority": clean(source)} if source else None)
     _chopped_leaf(subject, _OCCUPATION, _joined(fld, "a"), clean)
@@ -1232,7 +1214,7 @@ def _subject_occupation(root: _Element, fld: Field, clean: _Clean) -> None:
     _drop_if_empty(root, subject)
 
 
-def _subject_place(root: _Element, fld: Field, clean: _Clean) -> None:
+def _subject_place(root: _Node, fld: Field, clean: _Clean) -> None:
     subject = _sub(root, _SUBJECT)
     places = _sub(subject, _HIERARCHICAL_GEOGRAPHIC)
     for code, value in fld.subfields:
@@ -1244,7 +1226,7 @@ def _subject_place(root: _Element, fld: Field, clean: _Clean) -> None:
 
 
 #: Subject fields -> the builder for their subject element.
-_SUBJECT_BUILDERS: Final[dict[str, Callable[[_Element, Field, _Clean], None]]] = {
+_SUBJECT_BUILDERS: Final[dict[str, Callable[[_Node, Field, _Clean], None]]] = {
     "600": _subject_name, "610": _subject_name, "611": _subject_name, "630": _subject_title,
     "648": _subject_heading, "650": _subject_heading, "651": _subject_heading,
     "653": _subject_index_terms, "656": _subject_occupation, "662": _subject_place,
@@ -1344,9 +1326,7 @@ def _ddc_numbers(fld: Field) -> list[str]:
     return numbers
 
 
-def _class_number(
-    root: _Element, number: str, clean: _Clean, attrib: dict[str, str] | None
-) -> None:
+def _class_number(root: _Node, number: str, clean: _Clean, attrib: dict[str, str] | None) -> None:
     number = number.strip()
     if number:
         _leaf(root, _CLASSIFICATION, number, clean, attrib)
@@ -1390,7 +1370,7 @@ def _series(rec: _Record) -> None:
         _drop_if_empty(root, item)
 
 
-def _issn(item: _Element, fld: Field, clean: _Clean) -> None:
+def _issn(item: _Node, fld: Field, clean: _Clean) -> None:
     for value in _values(fld, "x"):
         value = strip_isbd(value)
         if value:
@@ -1441,7 +1421,7 @@ def _relations(rec: _Record) -> None:
             _drop_if_empty(root, item)
 
 
-def _linking_entry(root: _Element, fld: Field, clean: _Clean, link_type: str) -> None:
+def _linking_entry(root: _Node, fld: Field, clean: _Clean, link_type: str) -> None:
     """A 76X-78X linking entry (or 534 original version) as a relatedItem."""
     attrib: dict[str, str] = {"type": link_type} if link_type else {}
     relationship = _first(fld, "i").strip()
@@ -1603,7 +1583,7 @@ def _locations(rec: _Record, holdings: Sequence[Holding]) -> None:
             _drop_if_empty(root, location)
 
 
-def _holding(root: _Element, holding: Holding, clean: _Clean) -> None:
+def _holding(root: _Node, holding: Holding, clean: _Clean) -> None:
     """One held copy: library, then shelving location, call number and barcode.
 
     Circulation status is left out on purpose: MODS pages are cached and harvested, and a
@@ -1629,7 +1609,7 @@ def _holding(root: _Element, holding: Holding, clean: _Clean) -> None:
             _leaf(copy, _ITEM_IDENTIFIER, barcode, clean, {"type": "barcode"})
 
 
-def _location_852(root: _Element, fld: Field, clean: _Clean) -> None:
+def _location_852(root: _Node, fld: Field, clean: _Clean) -> None:
     location = _sub(root, _LOCATION)
     place = _joined(fld, "abe")
     if place:
@@ -1662,7 +1642,7 @@ def _primary_url(fields: Iterable[Field]) -> Field | None:
     return version or first
 
 
-def _urls(parent: _Element, fld: Field, clean: _Clean, *, primary: bool) -> None:
+def _urls(parent: _Node, fld: Field, clean: _Clean, *, primary: bool) -> None:
     values = [_uri(value, clean) for value in _values(fld, "u")]
     values = [value for value in values if value]
     if not values:
@@ -1730,7 +1710,7 @@ def marc_to_mods(
     *,
     brief: bool = False,
     text: XmlText | None = None,
-) -> etree._Element:
+) -> etree._Node:
     """:func:`mods_text` as an lxml element, for callers that need a tree."""
     xml = mods_text(record, holdings, brief=brief, text=text)
     return etree.fromstring(xml.encode("utf-8"), _PARSER)

@@ -128,7 +128,8 @@ def _open(version: Version, element: str, stylesheet: str | None) -> list[str]:
     return parts
 
 
-def _diagnostics(errors: Sequence[SRUError], text: XmlText) -> str:
+def _diagnostics(errors: Sequence[SRUError], text: XmlText, prefix: str = "srw") -> str:
+    """The diagnostics element (in the response's namespace, named by ``prefix``)."""
     if not errors:
         return ""
     items = []
@@ -140,7 +141,7 @@ def _diagnostics(errors: Sequence[SRUError], text: XmlText) -> str:
             f"<diag:diagnostic><diag:uri>{error.diagnostic.uri}</diag:uri>{details}"
             f"<diag:message>{text.escape(error.message)}</diag:message></diag:diagnostic>"
         )
-    return "<srw:diagnostics>" + "".join(items) + "</srw:diagnostics>"
+    return f"<{prefix}:diagnostics>" + "".join(items) + f"</{prefix}:diagnostics>"
 
 
 def _record(version: Version, record: ResponseRecord, escape: bool, text: XmlText) -> str:
@@ -267,8 +268,7 @@ def scan_response(
                 f"{display}{where}</{prefix}:term>"
             )
         parts.append(f"</{prefix}:terms>")
-    body = _diagnostics(diagnostics, text)
-    parts.append(body.replace("srw:diagnostics", f"{prefix}:diagnostics"))
+    parts.append(_diagnostics(diagnostics, text, prefix))
     parts.append(f"</{prefix}:scanResponse>")
     return "".join(parts).encode("utf-8")
 
