@@ -92,15 +92,18 @@ def render_xml(
     brief: bool = False,
     holdings: Sequence[Holding] = (),
     text: XmlText | None = None,
+    schema_location: bool = False,
 ) -> str:
     """An XML format as text, ready to embed in a response (no XML declaration).
 
     ``text`` counts characters removed and values repaired to keep the XML valid; pass
-    one per response page. Raises ValueError for a format that is not XML.
+    one per response page. ``schema_location`` makes MARCXML name its schema too (Dublin
+    Core and MODS always do). Raises ValueError for a format that is not XML.
     """
     clean = text if text is not None else XmlText()
     if fmt is RecordFormat.MARCXML:
-        return marcxml_text(brief_marc(record) if brief else with_holdings(record, holdings), clean)
+        subject = brief_marc(record) if brief else with_holdings(record, holdings)
+        return marcxml_text(subject, clean, schema_location=schema_location)
     if fmt is RecordFormat.OAI_DC or fmt is RecordFormat.SRW_DC:
         schema = DcSchema.OAI_DC if fmt is RecordFormat.OAI_DC else DcSchema.SRW_DC
         return dc_xml_text(marc_to_dc(record, brief=brief), schema, clean)

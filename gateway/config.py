@@ -44,6 +44,7 @@ LEGACY_MODES = ("auto", "tcvn3", "vni", "off")
 _LIBRARY_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HTTP_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?$")
 
 
 # -- schema ------------------------------------------------------------------------------
@@ -124,6 +125,20 @@ SCHEMA: dict[str, Key] = {
                           "page ('none' for no link); the gateway serves /sru/sru.xsl.",
                           default="/sru/sru.xsl"),
     }),
+    "oai": Key("map", "OAI-PMH (harvesting, at /oai).", children={
+        "base_url": Key("str", "Public base URL harvesters use, when the gateway is behind a "
+                        "proxy (default: the address each request came to).",
+                        default=None, example="https://lienthong.example.vn/oai",
+                        check=_matches(_HTTP_URL, "an http:// or https:// URL")),
+        "page_size": Key("int", "Records or headers per ListRecords/ListIdentifiers page "
+                         "(aggregators ask for 100-500).", default=200, minimum=10, maximum=1000),
+        "token_lifetime_hours": Key("int", "How long a resumption token stays valid, in hours "
+                                    "(at least 24: a national harvest pauses overnight).",
+                                    default=48, minimum=24, maximum=8760),
+        "stylesheet": Key("str", "XSLT linked from responses so that browsers show a readable "
+                          "page ('none' for no link); the gateway serves /oai/oai.xsl.",
+                          default="/oai/oai.xsl"),
+    }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
         name: Key("bool", f"Serve {label}.", default=False)
         for name, label in (("sru", "SRU (copy cataloguing over HTTP)"),
@@ -147,6 +162,11 @@ SCHEMA: dict[str, Key] = {
                              "str", "How this library's imports look for TCVN3 (ABC) or VNI "
                              "text: auto, tcvn3, vni or off (--legacy-vietnamese overrides).",
                              default="auto", check=_one_of(LEGACY_MODES)),
+                         "url": Key("str", "Address of the library's own catalogue or OAI-PMH "
+                                    "endpoint, named as the records' origin in OAI-PMH "
+                                    "provenance (optional).", default=None,
+                                    example="https://opac.thuvien.example.vn/",
+                                    check=_matches(_HTTP_URL, "an http:// or https:// URL")),
                      })),
     "import": Key("map", "Loading MARC files with 'lienthong import'.", children={
         "batch_size": Key("int", "Records per transaction (larger batches import faster).",
@@ -194,6 +214,7 @@ class Library:
     name: str
     kind: str
     legacy_vietnamese: str = "auto"  #: the import's --legacy-vietnamese default
+    url: str | None = None  #: the library's own system, named in OAI-PMH provenance
 
 
 @dataclass(frozen=True)
@@ -361,6 +382,8 @@ class _Validator:
             )
             return spec.default if spec.default is not ... else None
         raw = self._constructor.construct_object(node)
+        if raw is None and spec.default is None:
+            return None  # an optional key left empty
         value = self.scalar(raw, spec, path, node)
         if value is not None and spec.check is not None:
             message = spec.check(value)
@@ -491,7 +514,8 @@ def _render_key(
         assert spec.items is not None
         entries = overrides.get(path)
         if entries is None:
-            entries = [{k: _example(v) for k, v in spec.items.children.items()}]
+            entries = [{k: _example(v) for k, v in spec.items.children.items()
+                        if v.default is not None}]  # fmt: skip
         yield f"{pad}{name}:"
         for entry in entries:
             first = True
@@ -499,11 +523,17 @@ def _render_key(
                 inner = pad + ("  " if first else "    ")
                 yield from (f"{inner}# {line}" for line in _wrap(child.doc, 96 - len(inner)))
                 lead = "- " if first else "  "
-                value = _scalar(entry.get(child_name, _example(child)))
-                yield f"{pad}  {lead}{child_name}: {value}"
+                value = entry.get(child_name, _example(child))
+                if child.default is None and entry.get(child_name) is None:
+                    yield f"{pad}    # {child_name}: {_scalar(value)}"  # optional: shown, not set
+                else:
+                    yield f"{pad}  {lead}{child_name}: {_scalar(value)}"
                 first = False
         return
     value = overrides.get(path, _example(spec))
+    if spec.default is None and path not in overrides:
+        yield f"{pad}# {name}: {_scalar(value)}"  # optional: shown, not set
+        return
     yield f"{pad}{name}: {_scalar(value)}"
 
 

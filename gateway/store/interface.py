@@ -195,13 +195,15 @@ class RecordStore(abc.ABC):
         set_spec: str | None = None,
         after: FeedPosition | None = None,
         limit: int = 200,
+        metadata: bool = True,
     ) -> list[Change]:
         """Changes with ``since`` <= datestamp <= ``until`` (both inclusive, seconds), ordered
         by position, strictly after ``after``, at most ``limit`` of them.
 
         With ``set_spec``, records currently in the set and records that have left it (as
         ``in_set=False``); a parent set ``library`` contains ``library:x`` (OAI set
-        hierarchy).
+        hierarchy). ``metadata=False`` leaves the MARC out (``marc`` None) for callers that
+        list headers only, which saves decoding every record.
         """
 
     @abc.abstractmethod
@@ -217,6 +219,12 @@ class RecordStore(abc.ABC):
     @abc.abstractmethod
     def sets(self) -> list[tuple[str, int]]:
         """Every set name in use with its count of live records."""
+
+    @abc.abstractmethod
+    def secret(self, name: str) -> bytes:
+        """A random 32-byte key called ``name``, made the first time it is asked for and
+        the same afterwards for every process using this store (OAI-PMH signs its
+        resumption tokens with one, so any gateway node can check any other's)."""
 
     # -- statistics -------------------------------------------------------------------
     @abc.abstractmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -84,6 +85,11 @@ CREATE TABLE IF NOT EXISTS headings (
     display TEXT NOT NULL,
     PRIMARY KEY (idx, sort, number)
 ) WITHOUT ROWID;
+-- Keys made once per store and shared by every process using it (resumption tokens).
+CREATE TABLE IF NOT EXISTS secrets (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
     title, author, subject, publisher, other,
     tokenize = "unicode61 remove_diacritics 0"
@@ -156,6 +162,7 @@ class SQLiteStore(RecordStore):
         db = self._connection()
         with _write_transaction(db):
             stamp, sequence, number = self._commit_clock(db)
+            first_sequence = sequence
             existing = self._existing(db, [(p.source, p.local_id) for p in prepared])
             inserts: list[tuple[object, ...]] = []
             updates: list[tuple[object, ...]] = []
@@ -185,6 +192,7 @@ class SQLiteStore(RecordStore):
             db.executemany(_INSERT_RECORD, inserts)
             db.executemany(_UPDATE_RECORD, updates)
             self._write_indexes(db, indexed)
+            self._settle_datestamp(db, stamp, first_sequence)
         return summary
 
     def delete(self, source: str, local_ids: Iterable[str]) -> WriteSummary:
@@ -195,6 +203,7 @@ class SQLiteStore(RecordStore):
         db = self._connection()
         with _write_transaction(db):
             stamp, sequence, _ = self._commit_clock(db)
+            first_sequence = sequence
             existing = self._existing(db, [(source, i) for i in ids])
             tombstones = []
             for local_id in ids:
@@ -210,6 +219,7 @@ class SQLiteStore(RecordStore):
                 "keys = '[]' WHERE number = ?",
                 tombstones,
             )
+            self._settle_datestamp(db, stamp, first_sequence)
             summary.deleted = len(tombstones)
         return summary
 
@@ -229,6 +239,23 @@ class SQLiteStore(RecordStore):
         newest, sequence = last if last else (0, 0)
         number = db.execute("SELECT max(number) FROM records").fetchone()[0] or 0
         return max(int(time.time()), newest), sequence, number
+
+    @staticmethod
+    def _settle_datestamp(db: sqlite3.Connection, stamp: int, first_sequence: int) -> None:
+        """Move the batch's datestamp to the second it commits in, if the clock has moved
+        on since the batch began.
+
+        A harvester that asked at second T and comes back with ``from=T`` must find every
+        change it could not see the first time. A change stamped with the second its batch
+        *began* but committed seconds later would be older than T and lost to it; stamped
+        here, just before COMMIT, it cannot be older than any harvest that missed it.
+        """
+        now = int(time.time())
+        if now > stamp:
+            db.execute(
+                "UPDATE records SET datestamp = ? WHERE datestamp = ? AND sequence > ?",
+                (now, stamp, first_sequence),
+            )
 
     @staticmethod
     def _existing(
@@ -497,6 +524,7 @@ class SQLiteStore(RecordStore):
         set_spec: str | None = None,
         after: FeedPosition | None = None,
         limit: int = 200,
+        metadata: bool = True,
     ) -> list[Change]:
         in_set, in_set_params, where, params = _feed_filter(since, until, set_spec)
         if set_spec is not None:
@@ -508,7 +536,8 @@ class SQLiteStore(RecordStore):
             self._connection()
             .execute(
                 f"SELECT r.number, r.source, r.local_id, r.oai_identifier, r.datestamp, r.deleted, "
-                f"r.sets, r.items, r.marc, r.sequence, {in_set} AS in_set FROM records r "
+                f"r.sets, r.items, {'r.marc' if metadata else 'NULL'}, r.sequence, "
+                f"{in_set} AS in_set FROM records r "
                 f"WHERE {' AND '.join(where) or '1'} ORDER BY r.datestamp, r.sequence LIMIT ?",
                 (*in_set_params, *params, limit),
             )
@@ -552,6 +581,14 @@ class SQLiteStore(RecordStore):
                 (parent + ":", parent + ";"),
             ).fetchone()[0]
         return sorted(counts.items())
+
+    def secret(self, name: str) -> bytes:
+        db = self._connection()
+        with _write_transaction(db):
+            db.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)",
+                       (name, secrets.token_bytes(32)))  # fmt: skip
+            row = db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return bytes(row[0])
 
     # -- statistics -------------------------------------------------------------------
     def source_stats(self) -> list[SourceStats]:
