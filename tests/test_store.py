@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ from gateway.query import (
     Term,
 )
 from gateway.record import Item
-from gateway.store import RecordStore
+from gateway.store import RecordStore, open_store
 
 from .records import make_record
 
@@ -444,3 +445,49 @@ def test_scan_within_one_library(catalogue: RecordStore) -> None:
     titles = catalogue.scan(Index.TITLE, "", after=10, source="lib-b")
     assert sorted(t.term for t in titles) == ["Tạp chí Thư viện Việt Nam", "Zorro"]
     assert catalogue.scan(Index.LANGUAGE, "", after=5, source="lib-b")[0].count == 1
+
+
+def test_headers_only_feed_leaves_the_marc_out(store: RecordStore) -> None:
+    """``changes(metadata=False)`` gives the same entries without MARC (ListIdentifiers
+    does not pay for decoding records it will not show)."""
+    store.upsert([make_record(f"H{i}", f"Sách {i}") for i in range(5)])
+    full = store.changes(limit=10)
+    bare = store.changes(limit=10, metadata=False)
+    assert [c.position for c in bare] == [c.position for c in full]
+    assert all(c.record.marc is None for c in bare) and all(c.record.marc for c in full)
+    assert [c.record.oai_identifier for c in bare] == [c.record.oai_identifier for c in full]
+
+
+def test_secrets_are_made_once_and_shared(store: RecordStore) -> None:
+    """A named secret is random, 32 bytes, the same on every call, distinct per name."""
+    first = store.secret("tokens")
+    assert len(first) == 32 and store.secret("tokens") == first
+    assert store.secret("other") != first
+
+
+def test_secrets_survive_reopening_and_are_seen_by_other_connections(tmp_path: Path) -> None:
+    """Another process (here: another store object on the same file) gets the same key,
+    so any gateway node can check the tokens any other node signed."""
+    with open_store(tmp_path / "s.db") as one, open_store(tmp_path / "s.db") as two:
+        key = one.secret("tokens")
+        assert two.secret("tokens") == key
+    with open_store(tmp_path / "s.db") as again:
+        assert again.secret("tokens") == key
+
+
+def test_datestamp_is_the_second_of_commit(
+    sqlite_store: RecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that begins at second T and commits at T+2 is datestamped T+2: a harvest
+    made at T+1 that could not see it must find it with ``from`` = T+1."""
+    ticks = iter([1_800_000_000, 1_800_000_002])
+    monkeypatch.setattr("gateway.store.sqlite.time.time", lambda: next(ticks))
+    sqlite_store.upsert([make_record("S1", "Sách một"), make_record("S2", "Sách hai")])
+    stamps = {c.record.datestamp for c in sqlite_store.changes(limit=10)}
+    assert stamps == {datetime.fromtimestamp(1_800_000_002, tz=UTC)}
+    ticks = iter([1_800_000_005, 1_800_000_009])
+    sqlite_store.delete("lib-a", ["S1"])
+    deleted = sqlite_store.get("lib-a", "S1")
+    assert deleted is not None and deleted.datestamp.timestamp() == 1_800_000_009
+    survivor = sqlite_store.get("lib-a", "S2")
+    assert survivor is not None and survivor.datestamp.timestamp() == 1_800_000_002

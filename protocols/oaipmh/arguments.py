@@ -142,9 +142,11 @@ def _excerpt(text: str, limit: int = 60) -> str:
 
 def _decode(
     arguments: Mapping[bytes, Sequence[bytes]],
-) -> tuple[dict[str, list[str]], list[OAIError]]:
-    """Names to values as text; names or values that are not UTF-8 are errors."""
+) -> tuple[dict[str, list[str]], set[str], list[OAIError]]:
+    """Names to values as text, the names whose values could not be read, and the errors
+    for names or values that are not UTF-8."""
     values: dict[str, list[str]] = {}
+    unreadable: set[str] = set()
     problems: list[OAIError] = []
     for raw_name, raw_values in arguments.items():
         try:
@@ -152,18 +154,13 @@ def _decode(
         except UnicodeDecodeError:
             problems.append(OAIError(ErrorCode.BAD_ARGUMENT, "an argument name is not UTF-8"))
             continue
-        decoded = []
-        for raw in raw_values:
-            try:
-                decoded.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                code = ErrorCode.BAD_VERB if name == "verb" else ErrorCode.BAD_ARGUMENT
-                problems.append(OAIError(code, f"the value of {_excerpt(name)} is not UTF-8"))
-                decoded = []
-                break
-        else:
-            values[name] = decoded
-    return values, problems
+        try:
+            values[name] = [raw.decode("utf-8") for raw in raw_values]
+        except UnicodeDecodeError:
+            code = ErrorCode.BAD_VERB if name == "verb" else ErrorCode.BAD_ARGUMENT
+            problems.append(OAIError(code, f"the value of {_excerpt(name)} is not UTF-8"))
+            unreadable.add(name)
+    return values, unreadable, problems
 
 
 def _verb(values: dict[str, list[str]]) -> Verb:
@@ -185,7 +182,7 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]]) -> OAIRequest:
     ``arguments`` is what twisted.web gives for GET and form POST alike: raw names to
     lists of raw values, percent-decoding already done.
     """
-    values, problems = _decode(arguments)
+    values, unreadable, problems = _decode(arguments)
     if problems and any(p.code is ErrorCode.BAD_VERB for p in problems):
         raise OAIError(problems[0].code, problems[0].message, *problems[1:])
     verb = _verb(values)
@@ -207,7 +204,7 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]]) -> OAIRequest:
                                            f"{MAX_ARGUMENT_LENGTH} characters"))  # fmt: skip
         else:
             request.arguments[name] = given[0]
-    given_names = set(values)
+    given_names = set(values) | unreadable
     if spec.exclusive and spec.exclusive in given_names:
         if given_names - {spec.exclusive}:
             others = ", ".join(sorted(given_names - {spec.exclusive}))
