@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,28 @@ def wait_for_health(
     raise AssertionError("server did not answer /health in time")
 
 
-def start_gateway(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    """``python3 -m gateway ARGS`` as a child process (stdout and stderr together)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+class GatewayProcess(subprocess.Popen[str]):
+    """The gateway as a child process, its stdout and stderr together in a file.
+
+    A file, not a pipe: the server logs a line per request, and a pipe nobody reads until
+    the end fills after a few hundred requests and then blocks the server's reactor.
+    ``communicate()`` waits for the process and returns everything it wrote.
+    """
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        self.log = tempfile.TemporaryFile("w+", encoding="utf-8")
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        super().__init__([sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
+                         stdout=self.log, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        self.log.seek(0)
+        output = self.log.read()
+        self.log.close()
+        return output, ""
+
+
+def start_gateway(args: list[str], cwd: Path) -> GatewayProcess:
+    """``python3 -m gateway ARGS`` as a child process (see :class:`GatewayProcess`)."""
+    return GatewayProcess(args, cwd)

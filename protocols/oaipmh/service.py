@@ -191,14 +191,19 @@ class OAIService:
     # -- verbs ------------------------------------------------------------------------
     def _identify(self, request: OAIRequest, base_url: str, now: float) -> str:
         earliest = self.store.earliest_datestamp() or datetime.fromtimestamp(int(now), tz=UTC)
-        first = next(iter(self.repository.libraries), "library")
+        oldest = self.store.changes(limit=1, metadata=False)
+        if oldest:  # a real identifier, so the sample can be tried with GetRecord
+            sample = oldest[0].record.oai_identifier
+        else:
+            first = next(iter(self.repository.libraries), "library")
+            sample = oai_identifier(self.repository.namespace, first, "000123")
         identity = Identity(
             repository_name=self.repository.name,
             base_url=base_url,
             admin_emails=[self.repository.admin_email],
             earliest=earliest,
             repository_identifier=self.repository.namespace,
-            sample_identifier=oai_identifier(self.repository.namespace, first, "000123"),
+            sample_identifier=sample,
         )
         return identify_body(identity)
 
@@ -358,7 +363,9 @@ class OAIService:
 
     def _about(self, record: StoredRecord, base_url: str, page: XmlText) -> str:
         """Provenance: the gateway aggregates its member libraries, so each record says
-        which library it came from, when it arrived, and in which format it was kept."""
+        which library it came from (its system's address when configured, else this
+        gateway, where the record was first exposed by OAI-PMH), its id there, when it
+        arrived, and in which format the library kept it; then the library's name."""
         library = self.repository.libraries.get(record.source) or LibraryInfo(record.source)
         stamp = record.datestamp_text
         marc = record.marc
@@ -371,7 +378,7 @@ class OAIService:
             f'xsi:schemaLocation="{_PROVENANCE_LOCATION}">'
             f'<originDescription harvestDate="{stamp}" altered="true">'
             f"<baseURL>{page.escape(library.url or base_url)}</baseURL>"
-            f"<identifier>{page.escape(record.oai_identifier)}</identifier>"
+            f"<identifier>{page.escape(_origin_id(record))}</identifier>"
             f"<datestamp>{stamp}</datestamp>"
             f"<metadataNamespace>{origin_namespace}</metadataNamespace>"
             "</originDescription></provenance></about>"
@@ -390,6 +397,12 @@ class OAIService:
 def _header(record: StoredRecord, deleted: bool, page: XmlText) -> str:
     return header(record.oai_identifier, record.datestamp_text, sorted(record.sets), deleted,
                   page)  # fmt: skip
+
+
+def _origin_id(record: StoredRecord) -> str:
+    """The record's id in its library's own system (the local part of its OAI
+    identifier, already escaped to be a URI)."""
+    return record.oai_identifier.split(":", 2)[2].split("/", 1)[1]
 
 
 def _epoch(moment: datetime | None) -> int | None:
