@@ -4,12 +4,14 @@ every page validated against the official schemas."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import subprocess
 import sys
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ from gateway.importer import canonical_from_marc, local_id_of
 from gateway.marcfile import read_marc_file
 from gateway.record import oai_identifier
 from gateway.store import open_store
+from protocols.oaipmh.arguments import Verb
+from protocols.oaipmh.service import TOKEN_KEY
+from protocols.oaipmh.tokens import TokenSigner
 from tests.conftest import LOC_5000, REPO, VIE_121
 from tests.oai import OAI, assert_oai_valid, error_codes
 from tests.servers import free_port, start_gateway, wait_for_health
@@ -347,3 +352,49 @@ def test_sickle_raises_the_protocol_errors_it_reads(gateway: Gateway) -> None:
         list(sickle.ListRecords(metadataPrefix="oai_dc", **{"until": "1990-01-01"}))
     with pytest.raises(oaiexceptions.BadArgument):
         list(sickle.ListRecords(metadataPrefix="oai_dc", **{"from": "2026-13-45"}))
+
+
+def test_an_expired_token_is_refused_by_the_running_server(gateway: Gateway) -> None:
+    """A token signed with the repository's own key but past its expirationDate (as a
+    harvester that paused too long would send) is badResumptionToken, saying when it
+    expired; the same token with a future expiry is accepted."""
+    first = _oai(gateway, params={"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"})
+    with open_store(gateway.store) as store:
+        signer = TokenSigner(store.secret(TOKEN_KEY))
+    token = signer.decode(str(first.findtext(f".//{OAI}resumptionToken")),
+                          Verb.LIST_IDENTIFIERS, time.time())  # fmt: skip
+    expired = signer.encode(dataclasses.replace(token, expires=int(time.time()) - 60))
+    root = _oai(gateway, params={"verb": "ListIdentifiers", "resumptionToken": expired})
+    assert error_codes(root) == ["badResumptionToken"]
+    assert "expired at" in str(root.findtext(f"{OAI}error"))
+    fresh = signer.encode(dataclasses.replace(token, expires=int(time.time()) + 3600))
+    assert not error_codes(
+        _oai(gateway, params={"verb": "ListIdentifiers", "resumptionToken": fresh})
+    )
+
+
+def test_concurrent_harvesters_are_not_disturbed_by_a_hostile_client(gateway: Gateway) -> None:
+    """Four harvesters page through the whole repository at once while another client
+    sends garbage, overlong and non-UTF-8 requests: every harvester gets every record once
+    and the hostile client gets OAI errors, never a failure of the server."""
+    with open_store(gateway.store) as store:  # earlier tests changed some records
+        expected = {c.record.oai_identifier for c in store.changes(limit=10**6, metadata=False)}
+
+    def harvest(prefix: str) -> list[str]:
+        sickle = Sickle(gateway.base, max_retries=3, timeout=120)
+        return [h.identifier for h in sickle.ListIdentifiers(metadataPrefix=prefix)]
+
+    def hostile() -> list[str]:
+        codes = []
+        for query, _ in BAD_REQUESTS * 3:
+            body = requests.get(f"{gateway.base}?{query}", timeout=60).content
+            codes.append(error_codes(etree.fromstring(body))[0])
+        return codes
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        harvests = [pool.submit(harvest, p) for p in ("oai_dc", "marc21", "mods", "marcxml")]
+        garbage = pool.submit(hostile)
+        for future in harvests:
+            served = future.result(timeout=300)
+            assert len(served) == len(expected) and set(served) == expected
+        assert garbage.result(timeout=300) == [code for _, code in BAD_REQUESTS] * 3

@@ -1,8 +1,8 @@
 """The official XML Schemas in ../shared/xsd, loaded offline, for validating every output.
 
 The schemas import each other by their published URLs (www.loc.gov, dublincore.org,
-w3.org); nothing outside this machine is reachable, so a resolver maps every URL to the
-copy beside the schema (by file name), as an XML catalog would.
+w3.org); nothing outside this machine is reachable, so :mod:`gateway.xmlschemas` maps every
+URL to the copy beside the schema (by file name), then in the other shared folders.
 """
 
 from __future__ import annotations
@@ -12,27 +12,12 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.xmlschemas import load_schema
 from tests.conftest import SHARED
 
 XSD = SHARED / "xsd"
-
-
-class _LocalSchemas(etree.Resolver):
-    """Resolves a remote schema URL to the local file with the same name."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__()
-        self.folder = folder
-
-    def resolve(self, url: str | None, pubid: str | None, context: object) -> object:
-        if not url or not url.startswith(("http://", "https://")):
-            return None
-        name = url.rstrip("/").rsplit("/", 1)[-1]
-        for folder in (self.folder, *XSD.iterdir()):
-            candidate = folder / name
-            if candidate.is_file():
-                return self.resolve_filename(str(candidate), context)
-        raise LookupError(f"no local copy of the schema {url}")
+#: Where a schema's remote imports are looked for after its own folder.
+_FOLDERS = sorted(folder for folder in XSD.iterdir() if folder.is_dir())
 
 
 @cache
@@ -42,9 +27,7 @@ def schema(relative: str) -> etree.XMLSchema:
     A schema the shared folder lacks (the SRU DC record schema) is looked up under tests/.
     """
     path = XSD / relative if (XSD / relative).is_file() else Path(__file__).parent / relative
-    parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(_LocalSchemas(path.parent))
-    return etree.XMLSchema(etree.parse(str(path), parser))
+    return load_schema(path, _FOLDERS)
 
 
 def assert_valid(relative: str, document: etree._Element | str | bytes) -> None:
