@@ -25,7 +25,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 from twisted.python.threadpool import ThreadPool
-from twisted.web import resource, server
+from twisted.web import pages, resource, server
 from twisted.web.server import Request
 
 from . import __version__
@@ -107,7 +107,7 @@ class RootResource(resource.Resource):
     def getChild(self, path: bytes, request: Request) -> resource.Resource:
         if path == b"":
             return self
-        return resource.NoResource("Không tìm thấy / Not found")
+        return pages.notFound("Không tìm thấy / Not found", "")  # type: ignore[return-value]
 
     def render_GET(self, request: Request) -> bytes:
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")

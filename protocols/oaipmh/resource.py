@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import resource, server
+from twisted.web import pages, resource, server
 
 from gateway.endpoints import GatewayContext
 
@@ -84,7 +84,7 @@ class OAIResource(resource.Resource):
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         if not path:
             return self
-        return resource.NoResource("Không tìm thấy / Not found")
+        return pages.notFound("Không tìm thấy / Not found", "")  # type: ignore[return-value]
 
     def _base_url(self, request: server.Request) -> str:
         if self.base_url:
@@ -100,7 +100,8 @@ class OAIResource(resource.Resource):
         """Any verb; the response document is HTTP 200 whatever it says."""
         arguments: dict[bytes, list[bytes]] = dict(request.args or {})
         coding = choose_encoding(request.getHeader(b"accept-encoding"))
-        deferred = self.context.in_thread(self.service.respond, arguments, self._base_url(request))
+        deferred = self.context.in_thread(_answer, self.service, arguments,
+                                          self._base_url(request), coding)  # fmt: skip
         gone: list[bool] = []  # set when the client disconnects before the answer is ready
         request.notifyFinish().addErrback(lambda _: gone.append(True))
         deferred.addCallbacks(lambda body: _finish(request, body, coding, gone),
@@ -125,13 +126,21 @@ class _Stylesheet(resource.Resource):
         return self.body
 
 
+def _answer(
+    service: OAIService, arguments: dict[bytes, list[bytes]], base_url: str, coding: str | None
+) -> bytes:
+    """The response body, compressed as negotiated; in the thread pool, because compressing
+    a page takes milliseconds the reactor owes to other clients."""
+    body = service.respond(arguments, base_url)
+    return body if coding is None else _compress(body, coding)
+
+
 def _finish(request: server.Request, body: bytes, coding: str | None, gone: list[bool]) -> None:
     if gone or request.finished:  # the client went away meanwhile
         return
     request.setHeader(b"content-type", _CONTENT_TYPE)
     request.setHeader(b"vary", b"Accept-Encoding")
     if coding is not None:
-        body = _compress(body, coding)
         request.setHeader(b"content-encoding", coding.encode("ascii"))
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
     request.write(body)
