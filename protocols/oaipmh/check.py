@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ from lxml import etree
 
 from gateway import __version__
 from gateway.xmlschemas import CombinedSchema, SchemaFolderError, combined_schema
+
+from .arguments import Granularity
+from .arguments import parse_datestamp as read_datestamp
 
 __all__ = [
     "CHECKS",
@@ -66,13 +69,7 @@ _UNCHECKED = f"{{{_UNCHECKED_NS}}}unchecked"
 #: The schema files a --schemas folder must provide between them.
 REQUIRED_SCHEMAS = ("OAI-PMH.xsd",)
 
-DAY = "YYYY-MM-DD"
-SECONDS = "YYYY-MM-DDThh:mm:ssZ"
-#: The two granularities OAI-PMH allows, with the form of a datestamp in each.
-GRANULARITIES: dict[str, re.Pattern[str]] = {
-    DAY: re.compile(r"(\d{4})-(\d{2})-(\d{2})"),
-    SECONDS: re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z"),
-}
+DAY, SECONDS = Granularity.DAY.value, Granularity.SECONDS.value
 DELETED_RECORD_POLICIES = ("no", "persistent", "transient")
 
 #: Aggregators ask that a resumption token stay valid at least this long.
@@ -228,19 +225,12 @@ class Datestamp:
 
 def parse_datestamp(text: str) -> Datestamp | None:
     """The datestamp ``text`` (``YYYY-MM-DD`` or ``YYYY-MM-DDThh:mm:ssZ``), or None."""
-    for granularity, pattern in GRANULARITIES.items():
-        match = pattern.fullmatch(text)
-        if match is None:
-            continue
-        parts = [int(group) for group in match.groups()] + [0, 0, 0]  # a day starts at 0:00
-        try:
-            y, mo, d, h, mi, s = parts[:6]
-            start = datetime(y, mo, d, h, mi, s, tzinfo=UTC)
-        except ValueError:
-            return None
-        span = timedelta(days=1) if granularity == DAY else timedelta(seconds=1)
-        return Datestamp(text, granularity, start, start + span - timedelta(seconds=1))
-    return None
+    try:
+        start, granularity = read_datestamp(text)
+        end, _ = read_datestamp(text, end_of_day=True)
+    except ValueError:
+        return None
+    return Datestamp(text, granularity.value, start, end)
 
 
 def load_schemas(folders: Sequence[Path]) -> CombinedSchema:
@@ -561,7 +551,7 @@ class _HarvestCheck:
         if values["protocolVersion"] and values["protocolVersion"] != "2.0":
             fails.append(f"protocolVersion is {values['protocolVersion']}, not 2.0")
         granularity = values["granularity"]
-        if granularity in GRANULARITIES:
+        if granularity in (DAY, SECONDS):
             self.identity.granularity = granularity
         elif granularity:
             fails.append(f"granularity {granularity!r} is neither {DAY} nor {SECONDS}")
