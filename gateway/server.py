@@ -33,7 +33,14 @@ from .config import Config
 from .endpoints import ENDPOINT_SPECS, GatewayContext, load_builder
 from .store import RecordStore
 
-__all__ = ["ServerAddresses", "GatewayServer", "start_logging", "HealthResource", "RootResource"]
+__all__ = [
+    "ServerAddresses",
+    "GatewayServer",
+    "BoundedRequest",
+    "start_logging",
+    "HealthResource",
+    "RootResource",
+]
 
 log = Logger(namespace="lienthong.server")
 
@@ -131,6 +138,48 @@ class RootResource(resource.Resource):
         return page.encode("utf-8")
 
 
+class BoundedRequest(server.Request):
+    """An HTTP request whose body is capped (``MAX_BODY``), answered 413 past the cap.
+
+    twisted.web would otherwise keep any body a client sends and parse a form body into
+    memory whole, so one 100 MB POST could take the memory every other client needs.
+    Bytes past the cap are dropped as they arrive; protocol requests are a few KB.
+    """
+
+    MAX_BODY = 1 << 20
+    _received = 0
+    too_large = False
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > self.MAX_BODY:
+            self.too_large = True
+            length = 0
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.too_large:
+            return
+        self._received += len(data)
+        if self._received > self.MAX_BODY:
+            self.too_large = True
+            if self.content is not None:
+                self.content.seek(0)
+                self.content.truncate()
+            return
+        super().handleContentChunk(data)
+
+    def process(self) -> None:
+        if not self.too_large:
+            super().process()
+            return
+        self.site = self.channel.site  # type: ignore[attr-defined]
+        self.setResponseCode(413)
+        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        limit = self.MAX_BODY // 1024
+        self.write(f"Yêu cầu quá lớn / request body over {limit} KiB\n".encode())
+        self.finish()
+
+
 class GatewayServer:
     """Binds the enabled endpoints on one reactor and tears them down again."""
 
@@ -176,6 +225,7 @@ class GatewayServer:
             else:
                 tcp_factories[name] = built
         site = server.Site(root)
+        site.requestFactory = BoundedRequest
         site.displayTracebacks = False
         port = self.reactor.listenTCP(self.ports["http_port"], site, interface=self.host)
         self.listening["http"] = port

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,32 @@ def test_store_calls_run_in_the_pool_not_the_calling_thread(tmp_path: Path) -> N
         assert seen[0] is not threading.current_thread()
     finally:
         pool.stop()
+
+
+def test_oversized_request_bodies_are_refused_and_the_server_goes_on(tmp_path: Path) -> None:
+    """A POST over the 1 MiB cap, declared or chunked, is answered 413 without keeping
+    the body; a normal POST right after works, and so does everything else."""
+    port = free_port()
+    process = start_gateway(
+        ["demo", "--dir", str(tmp_path / "demo"), "--http-port", str(port)], tmp_path
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(f"{base}/health", process)
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        huge = b"verb=Identify&x=" + b"A" * (3 << 20)
+        assert requests.post(f"{base}/oai", data=huge, headers=form, timeout=30).status_code == 413
+
+        def chunks() -> Iterator[bytes]:
+            yield b"verb=Identify&x="
+            for _ in range(40):
+                yield b"B" * 65536
+
+        chunked = requests.post(f"{base}/sru", data=chunks(), headers=form, timeout=30)
+        assert chunked.status_code == 413
+        normal = requests.post(f"{base}/oai", data={"verb": "Identify"}, timeout=30)
+        assert normal.status_code == 200 and b"<Identify>" in normal.content
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "Traceback" not in output, output
