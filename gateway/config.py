@@ -83,7 +83,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 
 def _matches(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
-        return None if pattern.match(str(value)) else f"is not {what}"
+        return None if pattern.fullmatch(str(value)) else f"is not {what}"
 
     return check
 

@@ -117,7 +117,7 @@ def year_of(record: Record) -> int | None:
     f008 = record.get("008")
     if f008 is not None and f008.data and len(f008.data) >= 11:
         date1 = f008.data[7:11]
-        if date1.isdigit() and date1 != "0000":
+        if date1.isascii() and date1.isdigit() and date1 != "0000":
             return int(date1)
     for tag in ("264", "260"):
         for fld in record.get_fields(tag):
@@ -135,7 +135,7 @@ def _nonfiling(record: Record) -> str:
         return ""
     text = " ".join(strip_isbd(v) for v in f245.get_subfields("a", "b", "n", "p"))
     skip = f245.indicator2
-    if skip and skip.isdigit() and 0 < int(skip) < len(text):
+    if skip and skip.isascii() and skip.isdigit() and 0 < int(skip) < len(text):
         text = text[int(skip) :]
     return text
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from pathlib import Path
 
 import pytest
 from lxml import etree
-from twisted.web import server
+from twisted.web import http, server
 
 from gateway.store import RecordStore
 from protocols.oaipmh.resource import build, choose_encoding
@@ -137,3 +138,48 @@ def test_post_is_answered_like_get_and_the_stylesheet_is_served(
     missing = make_request([b"nothing"])
     render(root, missing)
     assert missing.responseCode == 404
+
+
+def test_an_argument_in_both_query_and_form_body_is_repeated(
+    tmp_path: Path, vie_store: RecordStore
+) -> None:
+    """twisted.web would let the body's verb replace the query's; the gateway reads both
+    places, so the harvester learns its request was ambiguous (badVerb for a repeated
+    verb), and arguments split between them are taken together."""
+    context = _context(tmp_path, vie_store)
+    root = build(context)
+    cases = [(b"verb=Identify", b"verb=ListSets", "badVerb"),
+             (b"verb=ListIdentifiers", b"metadataPrefix=oai_dc", None)]  # fmt: skip
+    for query, body, code in cases:
+        request = make_request([], b"POST")
+        request.uri = b"/oai?" + query
+        request.args = {**http.parse_qs(query, 1), **http.parse_qs(body, 1)}
+        request.content = io.BytesIO(body)
+        request.requestHeaders.setRawHeaders(
+            b"content-type", [b"application/x-www-form-urlencoded"]
+        )
+        render(root, request)
+        context.run()
+        answer = assert_oai_valid(b"".join(request.written))
+        codes = [e.get("code") for e in answer.iter(f"{OAI}error")]
+        assert codes == ([code] if code else [])
+
+
+@pytest.mark.parametrize(
+    ("host", "kept"),
+    [(b"thuvien.vn", True), (b"thuvien.vn:65535", True), (b"[2001:db8::1]:8080", True),
+     (b"thuvien.vn:65536", False), (b"thuvien.vn:80:80", False), (b"a b", False), (b"", False)],
+)  # fmt: skip
+def test_only_a_well_formed_host_header_becomes_the_base_url(
+    tmp_path: Path, vie_store: RecordStore, host: bytes, kept: bool
+) -> None:
+    """Host names, IPv6 literals and ports up to 65535 are used; anything else falls back
+    to the listening address, so the base URL is always a valid URI."""
+    context = _context(tmp_path, vie_store)
+    request = make_request([], verb="Identify")
+    request.prepath = [b"oai"]
+    request.requestHeaders.setRawHeaders(b"host", [host])
+    render(build(context), request)
+    context.run()
+    base = assert_oai_valid(b"".join(request.written)).findtext(f"{OAI}request")
+    assert (base == f"http://{host.decode()}/oai") is kept

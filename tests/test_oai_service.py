@@ -15,6 +15,7 @@ from pymarc import Field, Subfield
 
 from gateway.importer import canonical_from_marc, import_files
 from gateway.store import RecordStore, open_store
+from protocols.oaipmh.resource import CODINGS
 from protocols.oaipmh.service import LibraryInfo, Limits, OAIService, Repository
 from tests.conftest import BROKEN, VIE_121
 from tests.oai import OAI, assert_oai_valid, error_codes, identifiers, token_of
@@ -85,7 +86,8 @@ class Client:
 def _service(store: RecordStore, clock: Clock, page_size: int = 10, **kwargs: Any) -> OAIService:
     repository = Repository("Liên thông thư viện Đắk Lắk", "thuvien@example.vn", NAMESPACE,
                             kwargs.pop("libraries", LIBRARIES))  # fmt: skip
-    return OAIService(store, repository, Limits(page_size=page_size, **kwargs), clock=clock)
+    limits = Limits(page_size=page_size, compression=CODINGS, **kwargs)
+    return OAIService(store, repository, limits, clock=clock)
 
 
 @pytest.fixture
@@ -379,6 +381,9 @@ def test_a_record_that_leaves_a_set_is_deleted_in_that_set(
         headers = _headers(client.harvest("ListRecords", metadataPrefix="oai_dc", set=spec,
                                           from_=since))  # fmt: skip
         assert headers == [(f"oai:{NAMESPACE}:lib-a/m1", since, deleted)], spec
+    book = client.get(verb="ListIdentifiers", metadataPrefix="oai_dc", set="type:book", from_=since)
+    specs = [e.text for e in book.iter(f"{OAI}setSpec")]
+    assert specs == ["type:book"]  # deleted there, filed there; not under its new set
 
 
 def test_set_harvests_select_by_library_and_type(client: Client, store: RecordStore) -> None:
@@ -485,3 +490,34 @@ def test_damaged_real_records_are_served_in_valid_pages(tmp_path: Path, clock: C
             served = [i for i, _, _ in _headers(pages)]
             assert sorted(served) == sorted(kept)
             assert sum(len(p.findall(f".//{OAI}metadata")) for p in pages) == len(kept)
+
+
+def test_from_before_1970_pages_through_the_whole_list(client: Client) -> None:
+    """``from=1900-01-01`` (harvesters' "everything") and the oldest possible date work
+    on every page, not just the first: the tokens carry dates before the epoch."""
+    for since in ("1900-01-01", "0001-01-01", "1969-12-31T23:59:59Z"):
+        pages = client.harvest(metadataPrefix="oai_dc", from_=since)
+        assert len(pages) == 13 and len(_headers(pages)) == 121
+
+
+@pytest.mark.parametrize("since", ["٢٠٢٦-٠١-٠١", "２０２６-01-01", "2026-0١-01T00:00:00Z"])
+def test_dates_in_other_digits_are_bad_arguments(client: Client, since: str) -> None:
+    """Arabic-Indic or full-width digits are not the standard's dates (Python would read
+    them): badArgument, and the response stays valid."""
+    assert error_codes(client.get(verb="ListRecords", metadataPrefix="oai_dc", from_=since)) == [
+        "badArgument"
+    ]
+
+
+def test_a_request_with_thousands_of_bad_arguments_gets_a_short_answer(
+    store: RecordStore, clock: Clock
+) -> None:
+    """Every problem is listed up to ten, then a count of the rest: the answer never grows
+    larger than the request."""
+    service = _service(store, clock)
+    arguments = {b"verb": [b"Identify"], **{f"x{i}".encode(): [b"1"] for i in range(5000)}}
+    body = service.respond(arguments, BASE)
+    root = assert_oai_valid(body)
+    assert error_codes(root) == ["badArgument"] * 11
+    assert "4990 more" in str(root.findall(f"{OAI}error")[-1].text)
+    assert len(body) < 4000

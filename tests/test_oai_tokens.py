@@ -42,8 +42,8 @@ tokens = st.builds(
     verb=st.sampled_from([Verb.LIST_RECORDS, Verb.LIST_IDENTIFIERS]),
     metadata_prefix=st.sampled_from(["oai_dc", "marc21", "marcxml", "mods"]),
     set_spec=st.none() | st.from_regex(r"[a-z]{1,8}(:[a-z0-9._-]{1,20})?", fullmatch=True),
-    since=st.none() | st.integers(0, 2**33),
-    until=st.none() | st.integers(0, 2**33),
+    since=st.none() | st.integers(-62135596800, 253402300799),
+    until=st.none() | st.integers(-62135596800, 253402300799),
     position=st.builds(
         FeedPosition,
         st.integers(0, 253402300799).map(lambda s: datetime.fromtimestamp(s, tz=UTC)),

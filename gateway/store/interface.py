@@ -217,8 +217,9 @@ class RecordStore(abc.ABC):
         """How many entries :meth:`changes` would return in all (``completeListSize``)."""
 
     @abc.abstractmethod
-    def sets(self) -> list[tuple[str, int]]:
-        """Every set name in use with its count of live records."""
+    def sets(self) -> list[str]:
+        """Every set any record is or was in, sorted (OAI-PMH ListSets: a set whose records
+        were all deleted or moved still announces those deletions)."""
 
     @abc.abstractmethod
     def secret(self, name: str) -> bytes:

@@ -192,7 +192,8 @@ class SQLiteStore(RecordStore):
             db.executemany(_INSERT_RECORD, inserts)
             db.executemany(_UPDATE_RECORD, updates)
             self._write_indexes(db, indexed)
-            self._settle_datestamp(db, stamp, first_sequence)
+            stamp = self._settle_datestamp(db, stamp, first_sequence)
+        self._restamp_if_late(db, stamp, first_sequence, sequence)
         return summary
 
     def delete(self, source: str, local_ids: Iterable[str]) -> WriteSummary:
@@ -219,8 +220,9 @@ class SQLiteStore(RecordStore):
                 "keys = '[]' WHERE number = ?",
                 tombstones,
             )
-            self._settle_datestamp(db, stamp, first_sequence)
+            stamp = self._settle_datestamp(db, stamp, first_sequence)
             summary.deleted = len(tombstones)
+        self._restamp_if_late(db, stamp, first_sequence, sequence)
         return summary
 
     @staticmethod
@@ -241,14 +243,13 @@ class SQLiteStore(RecordStore):
         return max(int(time.time()), newest), sequence, number
 
     @staticmethod
-    def _settle_datestamp(db: sqlite3.Connection, stamp: int, first_sequence: int) -> None:
+    def _settle_datestamp(db: sqlite3.Connection, stamp: int, first_sequence: int) -> int:
         """Move the batch's datestamp to the second it commits in, if the clock has moved
-        on since the batch began.
+        on since the batch began; returns the datestamp the batch now has.
 
         A harvester that asked at second T and comes back with ``from=T`` must find every
         change it could not see the first time. A change stamped with the second its batch
-        *began* but committed seconds later would be older than T and lost to it; stamped
-        here, just before COMMIT, it cannot be older than any harvest that missed it.
+        *began* but committed seconds later would be older than T and lost to it.
         """
         now = int(time.time())
         if now > stamp:
@@ -256,6 +257,33 @@ class SQLiteStore(RecordStore):
                 "UPDATE records SET datestamp = ? WHERE datestamp = ? AND sequence > ?",
                 (now, stamp, first_sequence),
             )
+            return now
+        return stamp
+
+    def _restamp_if_late(
+        self, db: sqlite3.Connection, stamp: int, first_sequence: int, last_sequence: int
+    ) -> None:
+        """After COMMIT: if the clock passed into a later second while the commit ran, a
+        harvest that began in that second did not see the batch yet holds a responseDate
+        after its datestamp. Such a batch is moved to the end of the feed with a fresh
+        datestamp (a harvester that had seen it sees it again: harmless), until a commit
+        finishes within its own second."""
+        for _ in range(5):
+            if last_sequence <= first_sequence or int(time.time()) <= stamp:
+                return
+            with _write_transaction(db):
+                clock, newest_sequence, _ = self._commit_clock(db)
+                shift = newest_sequence - first_sequence
+                now = max(clock, stamp + 1)
+                # Rows changed again meanwhile have left (stamp, sequence range) already.
+                db.execute(
+                    "UPDATE records SET datestamp = ?, sequence = sequence + ? "
+                    "WHERE datestamp = ? AND sequence > ? AND sequence <= ?",
+                    (now, shift, stamp, first_sequence, last_sequence),
+                )
+            stamp, first_sequence, last_sequence = (
+                now, first_sequence + shift, last_sequence + shift,
+            )  # fmt: skip
 
     @staticmethod
     def _existing(
@@ -489,7 +517,7 @@ class SQLiteStore(RecordStore):
             else ""
         )
         if index is Index.DATE:
-            if not origin.isdigit():
+            if not (origin.isascii() and origin.isdigit()):
                 origin = "0"
             sql = (f"SELECT year, year, count(*) FROM records WHERE deleted = 0 {in_records}"
                    f"AND year {op} ? GROUP BY year ORDER BY year {direction} LIMIT ?")  # fmt: skip
@@ -526,19 +554,18 @@ class SQLiteStore(RecordStore):
         limit: int = 200,
         metadata: bool = True,
     ) -> list[Change]:
-        in_set, in_set_params, where, params = _feed_filter(since, until, set_spec)
+        where, params = _feed_where(since, until, set_spec, after)
+        in_set, in_set_params = "1", []
         if set_spec is not None:
-            where.insert(0, "in_set IS NOT NULL")
-        if after is not None:
-            where.append("(r.datestamp, r.sequence) > (?, ?)")
-            params.extend([_epoch(after.datestamp), after.sequence])
+            in_set = f"(SELECT max(m.active) FROM memberships m WHERE {_MEMBER_OF})"
+            in_set_params = _set_range(set_spec)
         rows = (
             self._connection()
             .execute(
                 f"SELECT r.number, r.source, r.local_id, r.oai_identifier, r.datestamp, r.deleted, "
                 f"r.sets, r.items, {'r.marc' if metadata else 'NULL'}, r.sequence, "
-                f"{in_set} AS in_set FROM records r "
-                f"WHERE {' AND '.join(where) or '1'} ORDER BY r.datestamp, r.sequence LIMIT ?",
+                f"{in_set} FROM records r "
+                f"WHERE {where} ORDER BY r.datestamp, r.sequence LIMIT ?",
                 (*in_set_params, *params, limit),
             )
             .fetchall()
@@ -557,33 +584,19 @@ class SQLiteStore(RecordStore):
         until: datetime | None = None,
         set_spec: str | None = None,
     ) -> int:
-        in_set, in_set_params, where, params = _feed_filter(since, until, set_spec)
-        if set_spec is not None:
-            where.insert(0, f"{in_set} IS NOT NULL")
-        return int(self._connection().execute(
-            f"SELECT count(*) FROM records r WHERE {' AND '.join(where) or '1'}",
-            (*in_set_params, *params),
-        ).fetchone()[0])  # fmt: skip
+        where, params = _feed_where(since, until, set_spec, None)
+        sql = f"SELECT count(*) FROM records r WHERE {where}"
+        return int(self._connection().execute(sql, params).fetchone()[0])
 
-    def sets(self) -> list[tuple[str, int]]:
-        db = self._connection()
-        counts = dict(db.execute(
-            "SELECT m.set_spec, count(*) FROM memberships m JOIN records r "
-            "ON r.number = m.number WHERE m.active = 1 AND r.deleted = 0 GROUP BY m.set_spec"
-        ).fetchall())  # fmt: skip
-        parents = {":".join(spec.split(":")[:i]) for spec in counts
-                   for i in range(1, spec.count(":") + 1)}  # fmt: skip
-        for parent in parents - set(counts):
-            counts[parent] = db.execute(
-                "SELECT count(DISTINCT m.number) FROM memberships m JOIN records r "
-                "ON r.number = m.number WHERE m.active = 1 AND r.deleted = 0 "
-                "AND m.set_spec > ? AND m.set_spec < ?",
-                (parent + ":", parent + ";"),
-            ).fetchone()[0]
-        return sorted(counts.items())
+    def sets(self) -> list[str]:
+        rows = self._connection().execute("SELECT DISTINCT set_spec FROM memberships")
+        return sorted(spec for (spec,) in rows)
 
     def secret(self, name: str) -> bytes:
         db = self._connection()
+        row = db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        if row is not None:  # the common case takes no write lock (an import may hold it)
+            return bytes(row[0])
         with _write_transaction(db):
             db.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)",
                        (name, secrets.token_bytes(32)))  # fmt: skip
@@ -678,31 +691,44 @@ def _stored(row: Sequence[object]) -> StoredRecord:
     )
 
 
-def _feed_filter(
-    since: datetime | None, until: datetime | None, set_spec: str | None
-) -> tuple[str, list[object], list[str], list[object]]:
-    """(in-set expression and its parameters, WHERE conditions and theirs) for the feed.
+#: A membership of record ``r`` in a set or, as OAI-PMH's hierarchy wants, in one of its
+#: subsets (``library`` holds ``library:x``); parameters from :func:`_set_range`.
+_MEMBER_OF = "m.number = r.number AND (m.set_spec = ? OR (m.set_spec > ? AND m.set_spec < ?))"
 
-    A set selects its own members and, as OAI-PMH's hierarchy requires, the members of
-    its subsets (``library`` holds ``library:x``); ``in_set`` is 0 when the record has
-    left every matching set since.
+
+def _set_range(set_spec: str) -> list[object]:
+    return [set_spec, set_spec + ":", set_spec + ";"]
+
+
+def _feed_where(
+    since: datetime | None,
+    until: datetime | None,
+    set_spec: str | None,
+    after: FeedPosition | None,
+) -> tuple[str, list[object]]:
+    """The WHERE clause of the feed and its parameters.
+
+    A set selects the records that are, or once were, in it or a subset (the ones that
+    left are told apart by the caller). Past a position, ``since`` is left out: the
+    position is already at or after it, and with both bounds SQLite ranges over the feed
+    index from ``since`` and filters every earlier page's rows again, so deep pages would
+    grow slower.
     """
     where: list[str] = []
     params: list[object] = []
-    in_set, in_set_params = "1", list[object]()
     if set_spec is not None:
-        in_set = (
-            "(SELECT max(m.active) FROM memberships m WHERE m.number = r.number AND "
-            "(m.set_spec = ? OR (m.set_spec > ? AND m.set_spec < ?)))"
-        )
-        in_set_params = [set_spec, set_spec + ":", set_spec + ";"]
-    if since is not None:
+        where.append(f"EXISTS (SELECT 1 FROM memberships m WHERE {_MEMBER_OF})")
+        params.extend(_set_range(set_spec))
+    if after is not None:
+        where.append("(r.datestamp, r.sequence) > (?, ?)")
+        params.extend([_epoch(after.datestamp), after.sequence])
+    elif since is not None:
         where.append("r.datestamp >= ?")
         params.append(_epoch(since))
     if until is not None:
         where.append("r.datestamp <= ?")
         params.append(_epoch(until))
-    return in_set, in_set_params, where, params
+    return " AND ".join(where) or "1", params
 
 
 _BROWSE_ALL = (Index.TITLE.value, Index.AUTHOR.value, Index.SUBJECT.value)

@@ -44,8 +44,10 @@ METADATA_PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 _ECHOABLE_URI = re.compile(
     r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-_.!~*'();/?:@&=+$,]|%[0-9A-Fa-f]{2})+"
 )
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_SECONDS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
+# ASCII digits only: Python's \d also matches Arabic-Indic and full-width digits, which
+# int() reads but the schema's xs:dateTime (echoed in the request element) does not.
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_SECONDS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 
 
 class Verb(StrEnum):
@@ -183,8 +185,8 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]]) -> OAIRequest:
     lists of raw values, percent-decoding already done.
     """
     values, unreadable, problems = _decode(arguments)
-    if problems and any(p.code is ErrorCode.BAD_VERB for p in problems):
-        raise OAIError(problems[0].code, problems[0].message, *problems[1:])
+    if any(p.code is ErrorCode.BAD_VERB for p in problems):
+        raise OAIError.combine(problems)
     verb = _verb(values)
     spec = VERBS[verb]
     request = OAIRequest(verb)
@@ -195,7 +197,7 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]]) -> OAIRequest:
                                      f"'{_excerpt(name, 40)}'"))  # fmt: skip
         elif len(given) > 1:
             problems.append(OAIError(ErrorCode.BAD_ARGUMENT, f"the argument {name} is repeated"))
-        elif not given[0]:
+        elif not given or not given[0]:
             problems.append(OAIError(ErrorCode.BAD_ARGUMENT, f"the argument {name} is empty"))
         elif len(given[0]) > MAX_ARGUMENT_LENGTH:
             code = (ErrorCode.BAD_RESUMPTION_TOKEN if name == "resumptionToken"
@@ -217,7 +219,7 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]]) -> OAIRequest:
                                      f"{verb} requires the argument {name}"))  # fmt: skip
     problems.extend(_read_values(request))
     if problems:
-        raise OAIError(problems[0].code, problems[0].message, *problems[1:])
+        raise OAIError.combine(problems)
     return request
 
 

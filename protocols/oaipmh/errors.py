@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ErrorCode", "OAIError"]
+__all__ = ["ErrorCode", "OAIError", "MAX_REPORTED"]
+
+#: Most error elements one response carries.
+MAX_REPORTED = 10
 
 
 class ErrorCode(StrEnum):
@@ -86,3 +89,14 @@ class OAIError(Exception):
     def echoes_request(self) -> bool:
         """True when every error allows echoing the arguments in the request element."""
         return all(code.echoes_request for code, _ in self.errors)
+
+    @classmethod
+    def combine(cls, problems: list[OAIError]) -> OAIError:
+        """One exception reporting every problem found (at most :data:`MAX_REPORTED`, so
+        a request with thousands of bad arguments does not get a response larger than
+        itself)."""
+        shown = problems[:MAX_REPORTED]
+        if len(problems) > MAX_REPORTED:
+            more = len(problems) - MAX_REPORTED
+            shown.append(OAIError(problems[MAX_REPORTED].code, f"… and {more} more problems"))
+        return cls(shown[0].code, shown[0].message, *shown[1:])

@@ -16,19 +16,20 @@ from typing import Any
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import pages, resource, server
+from twisted.web import http, pages, resource, server
 
 from gateway.endpoints import GatewayContext
 
 from .service import LibraryInfo, Limits, OAIService, Repository
 
-__all__ = ["build", "OAIResource", "choose_encoding"]
+__all__ = ["build", "OAIResource", "choose_encoding", "CODINGS"]
 
 _CONTENT_TYPE = b"text/xml; charset=utf-8"
 _LOG = Logger()
 #: Content codings we write, in the order we prefer them at equal quality.
-_CODINGS = ("gzip", "deflate")
-_HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}(:\d{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?")
+CODINGS = ("gzip", "deflate")
+_FORM = b"application/x-www-form-urlencoded"
+_HOST = re.compile(r"(?:[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?")
 
 
 def choose_encoding(accept: bytes | None) -> str | None:
@@ -53,11 +54,36 @@ def choose_encoding(accept: bytes | None) -> str | None:
         if name:
             quality[name] = q
     best, best_q = None, 0.0
-    for coding in _CODINGS:
+    for coding in CODINGS:
         q = quality.get(coding, quality.get("*", 0.0))
         if q > best_q:
             best, best_q = coding, q
     return best
+
+
+def _valid_host(host: str) -> bool:
+    """A Host header that is a host name or address with an optional port (0-65535)."""
+    match = _HOST.fullmatch(host)
+    return match is not None and int(match["port"] or 0) <= 65535
+
+
+def _arguments(request: server.Request) -> dict[bytes, list[bytes]]:
+    """The request's arguments, from the query string and a form body together.
+
+    twisted.web lets a form body's value replace the query string's; OAI-PMH answers an
+    argument given twice with badArgument, so both places are read and both kept.
+    """
+    given: dict[bytes, list[bytes]] = request.args or {}
+    arguments = {name: list(values) for name, values in given.items()}
+    content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if request.method != b"POST" or content_type != _FORM or request.content is None:
+        return arguments
+    merged: dict[bytes, list[bytes]] = http.parse_qs((request.uri or b"").partition(b"?")[2], 1)
+    body = request.content.read()
+    request.content.seek(0)
+    for name, values in http.parse_qs(body, 1).items():
+        merged.setdefault(name, []).extend(values)
+    return merged
 
 
 def _compress(body: bytes, coding: str) -> bytes:
@@ -91,14 +117,16 @@ class OAIResource(resource.Resource):
             return self.base_url
         scheme = "https" if request.isSecure() else "http"
         host = (request.getHeader(b"host") or b"").decode("latin-1")
-        if not _HOST.fullmatch(host):  # a forged Host must not make the responses invalid
-            host = f"{request.getHost().host}:{request.getHost().port}"
+        if not _valid_host(host):  # a forged Host must not make the responses invalid
+            address = request.getHost()
+            name = f"[{address.host}]" if ":" in address.host else address.host
+            host = f"{name}:{address.port}"
         path = b"/".join(request.prepath or []).decode("utf-8", "replace").rstrip("/")
         return f"{scheme}://{host}/{path}"
 
     def render_GET(self, request: server.Request) -> Any:
         """Any verb; the response document is HTTP 200 whatever it says."""
-        arguments: dict[bytes, list[bytes]] = dict(request.args or {})
+        arguments = _arguments(request)
         coding = choose_encoding(request.getHeader(b"accept-encoding"))
         deferred = self.context.in_thread(_answer, self.service, arguments,
                                           self._base_url(request), coding)  # fmt: skip
@@ -176,6 +204,7 @@ def build(context: GatewayContext) -> resource.Resource:
         page_size=settings["page_size"],
         token_lifetime=settings["token_lifetime_hours"] * 3600,
         stylesheet=None if stylesheet.lower() == "none" else stylesheet,
+        compression=CODINGS,
     )
     service = OAIService(context.store, repository, limits)
     return OAIResource(context, service, settings["base_url"])

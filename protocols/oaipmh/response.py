@@ -105,7 +105,7 @@ class Identity:
     earliest: datetime
     repository_identifier: str
     sample_identifier: str
-    compression: Sequence[str] = ("gzip", "deflate")
+    compression: Sequence[str] = ()
 
 
 def identify_body(identity: Identity) -> str:

@@ -24,7 +24,7 @@ from crosswalks.formats import FORMATS, RecordFormat, render_xml
 from crosswalks.marcxml import MARCXML_NS
 from crosswalks.xmlchars import XmlText
 from gateway.record import StoredRecord, oai_identifier
-from gateway.store import RecordStore
+from gateway.store import Change, RecordStore
 
 from .arguments import OAIRequest, Verb, echoable_identifier, parse_request
 from .errors import ErrorCode, OAIError
@@ -127,6 +127,8 @@ class Limits:
     page_size: int = 200
     token_lifetime: int = 48 * 3600  #: seconds a resumption token stays valid
     stylesheet: str | None = None
+    #: Content codings the HTTP layer applies when asked (Identify announces them).
+    compression: tuple[str, ...] = ()
 
 
 class OAIService:
@@ -168,25 +170,21 @@ class OAIService:
         came to); it is echoed in every response and named in Identify.
         """
         now = self.clock()
-        moment = datetime.fromtimestamp(int(now), tz=UTC)
-        stylesheet = self.limits.stylesheet
+        verb: Verb | None = None
+        echoed: dict[str, str] = {}
         try:
             request = parse_request(arguments)
-        except OAIError as error:
-            return document(error_body(error), response_date=moment, base_url=base_url,
-                            stylesheet=stylesheet)  # fmt: skip
-        try:
+            verb, echoed = request.verb, dict(request.arguments)
             body = self._verbs[request.verb](request, base_url, now)
         except OAIError as error:
-            if not error.echoes_request:
-                return document(error_body(error), response_date=moment, base_url=base_url,
-                                stylesheet=stylesheet)  # fmt: skip
             body = error_body(error)
-        echoed = dict(request.arguments)
+            if not error.echoes_request:  # badVerb, badArgument: a bare request element
+                verb, echoed = None, {}
         if "identifier" in echoed and not echoable_identifier(echoed["identifier"]):
             del echoed["identifier"]
-        return document(body, response_date=moment, base_url=base_url, verb=request.verb,
-                        arguments=echoed, stylesheet=stylesheet)  # fmt: skip
+        return document(body, response_date=datetime.fromtimestamp(int(now), tz=UTC),
+                        base_url=base_url, verb=verb, arguments=echoed,
+                        stylesheet=self.limits.stylesheet)  # fmt: skip
 
     # -- verbs ------------------------------------------------------------------------
     def _identify(self, request: OAIRequest, base_url: str, now: float) -> str:
@@ -204,6 +202,7 @@ class OAIService:
             earliest=earliest,
             repository_identifier=self.repository.namespace,
             sample_identifier=sample,
+            compression=self.limits.compression,
         )
         return identify_body(identity)
 
@@ -239,10 +238,10 @@ class OAIService:
         except OAIError as error:
             problems.append(error)
         if problems:
-            raise OAIError(problems[0].code, problems[0].message, *problems[1:])
+            raise OAIError.combine(problems)
         assert fmt is not None and record is not None
         page = XmlText()
-        body = self._record_xml(record, record.deleted, fmt, base_url, page)
+        body = self._record_xml(record, record.deleted, fmt, base_url, page, sorted(record.sets))
         self._log_repairs(page, 1)
         return f"<GetRecord>{body}</GetRecord>"
 
@@ -262,8 +261,7 @@ class OAIService:
             prefix, set_spec = request.metadata_prefix, request.set_spec
             since, until = request.since, request.until
             after, cursor, size = None, 0, 0
-            self._metadata_format(prefix)
-            if set_spec is not None and not self.repository.libraries and not self.store.count():
+            if set_spec is not None and not self.repository.libraries and not self.store.sets():
                 raise OAIError(ErrorCode.NO_SET_HIERARCHY, _NO_SETS)
         fmt = self._metadata_format(prefix)
         page_size = self.limits.page_size
@@ -279,11 +277,15 @@ class OAIService:
         # Records changed during the harvest are served again later in it: the list grew.
         size = max(size, cursor + len(changes) + (1 if more else 0))
         page = XmlText()
-        if with_metadata:
-            items = "".join(self._record_xml(c.record, c.deleted, fmt, base_url, page)
-                            for c in changes)  # fmt: skip
-        else:
-            items = "".join(_header(c.record, c.deleted, page) for c in changes)
+        parts = []
+        for change in changes:
+            sets = _header_sets(change, set_spec)
+            if with_metadata:
+                parts.append(self._record_xml(change.record, change.deleted, fmt, base_url, page,
+                                              sets))  # fmt: skip
+            else:
+                parts.append(_header(change.record, change.deleted, page, sets))
+        items = "".join(parts)
         self._log_repairs(page, len(changes))
         if more:
             following = ResumptionToken(
@@ -318,7 +320,7 @@ class OAIService:
     def _sets(self) -> list[SetInfo]:
         """The member libraries (configured, or found in the store) and the types in use,
         each under its parent set."""
-        in_use = {spec for spec, _ in self.store.sets()}
+        in_use = set(self.store.sets())
         libraries = dict(self.repository.libraries)
         for spec in sorted(in_use):
             if spec.startswith("library:") and spec[8:] not in libraries:
@@ -350,10 +352,16 @@ class OAIService:
         return sets
 
     def _record_xml(
-        self, record: StoredRecord, deleted: bool, fmt: RecordFormat, base_url: str, page: XmlText
+        self,
+        record: StoredRecord,
+        deleted: bool,
+        fmt: RecordFormat,
+        base_url: str,
+        page: XmlText,
+        sets: Sequence[str],
     ) -> str:
         """One ``record`` element; ``deleted`` also when the record left the set asked for."""
-        head = _header(record, deleted, page)
+        head = _header(record, deleted, page, sets)
         if deleted or record.marc is None:
             return f"<record>{head}</record>"
         metadata = render_xml(record.marc, fmt, holdings=record.items, text=page,
@@ -378,7 +386,7 @@ class OAIService:
             f'xsi:schemaLocation="{_PROVENANCE_LOCATION}">'
             f'<originDescription harvestDate="{stamp}" altered="true">'
             f"<baseURL>{page.escape(library.url or base_url)}</baseURL>"
-            f"<identifier>{page.escape(_origin_id(record))}</identifier>"
+            f"<identifier>{page.escape(_origin_id(record, library))}</identifier>"
             f"<datestamp>{stamp}</datestamp>"
             f"<metadataNamespace>{origin_namespace}</metadataNamespace>"
             "</originDescription></provenance></about>"
@@ -394,15 +402,26 @@ class OAIService:
                       "for XML", records, page.removed, page.repaired)  # fmt: skip
 
 
-def _header(record: StoredRecord, deleted: bool, page: XmlText) -> str:
-    return header(record.oai_identifier, record.datestamp_text, sorted(record.sets), deleted,
-                  page)  # fmt: skip
+def _header(record: StoredRecord, deleted: bool, page: XmlText, sets: Sequence[str]) -> str:
+    return header(record.oai_identifier, record.datestamp_text, sets, deleted, page)
 
 
-def _origin_id(record: StoredRecord) -> str:
-    """The record's id in its library's own system (the local part of its OAI
-    identifier, already escaped to be a URI)."""
-    return record.oai_identifier.split(":", 2)[2].split("/", 1)[1]
+def _header_sets(change: Change, set_spec: str | None) -> Sequence[str]:
+    """The setSpecs a list header carries: the record's sets, except for a record that
+    has left the set harvested, which is deleted *there* and is said to be so (its new
+    sets would file the deletion under the wrong set)."""
+    if not change.in_set and set_spec is not None:
+        return (set_spec,)
+    return sorted(change.record.sets)
+
+
+def _origin_id(record: StoredRecord, library: LibraryInfo) -> str:
+    """The record's id at the origin named in its provenance: in its library's own system
+    (the local part of its OAI identifier, already a URI) when that system's address is
+    configured, else here, where its id is the OAI identifier."""
+    if library.url:
+        return record.oai_identifier.split(":", 2)[2].split("/", 1)[1]
+    return record.oai_identifier
 
 
 def _epoch(moment: datetime | None) -> int | None:

@@ -37,6 +37,8 @@ TOKEN_VERBS: dict[str, Verb] = {"R": Verb.LIST_RECORDS, "I": Verb.LIST_IDENTIFIE
 _LETTERS = {verb: letter for letter, verb in TOKEN_VERBS.items()}
 _MAC_BYTES = 16
 _DOMAIN = b"lienthong oai-pmh resumption token\x00"
+#: The epoch seconds of 0001-01-01 and 10000-01-01: the years a datestamp can have.
+_YEAR_1, _YEAR_10000 = -62135596800, 253402300800
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,15 +139,22 @@ def _well_typed(fields: list[object]) -> bool:
     def whole(value: object) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
+    def moment(value: object) -> bool:  # from=1900-01-01 ("everything") is before 1970
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and _YEAR_1 <= value < _YEAR_10000
+        )
+
     return (
         isinstance(letter, str)
         and isinstance(prefix, str)
         and METADATA_PREFIX.fullmatch(prefix) is not None
         and (set_spec is None or (isinstance(set_spec, str)
                                   and SET_SPEC.fullmatch(set_spec) is not None))
-        and (since is None or whole(since))
-        and (until is None or whole(until))
+        and (since is None or moment(since))
+        and (until is None or moment(until))
         and all(whole(v) for v in (stamp, sequence, cursor, size, expires))
         and isinstance(stamp, int)
-        and stamp < 253402300800  # before year 10000
+        and stamp < _YEAR_10000
     )  # fmt: skip

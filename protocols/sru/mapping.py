@@ -343,7 +343,7 @@ def facet_requests(text: str, default_limit: int = 10) -> list[tuple[str, Index,
     mapper = _Mapper(lambda _: None)
     for item in filter(None, (part.strip() for part in text.split(","))):
         count, _, name = item.rpartition(":")
-        if count and not count.isdigit():
+        if count and not (count.isascii() and count.isdigit()):
             raise SRUError(Diagnostic.UNSUPPORTED_PARAMETER_VALUE, f"facetLimit={item[:40]}")
         index = INDEXES.get(mapper.index_name(name))
         if index not in FACET_INDEXES:

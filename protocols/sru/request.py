@@ -110,7 +110,8 @@ def _non_negative(name: str, value: str) -> int:
 
 def _integer(name: str, value: str) -> int:
     text = value.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 12:
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(text) > 12:
         raise SRUError(Diagnostic.UNSUPPORTED_PARAMETER_VALUE, f"{name}={value[:40]}")
     return int(text)
 

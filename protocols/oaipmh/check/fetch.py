@@ -19,7 +19,7 @@ import requests
 from lxml import etree
 
 from .report import HarvestFigures
-from .standard import _O, OAI_NS
+from .standard import _O, OAI_NS, whole_number
 
 #: 503 answers with a Retry-After up to this many seconds are waited for, this many times.
 RETRY_AFTER_LIMIT = 60
@@ -148,7 +148,5 @@ def _reason(exc: requests.RequestException, timeout: float) -> str:
 
 def _retry_after(value: str | None) -> float | None:
     """Seconds to wait for a 503's Retry-After, when it asks for a short enough wait."""
-    if value is None or not value.strip().isdigit():
-        return None
-    seconds = int(value.strip())
-    return float(seconds) if seconds <= RETRY_AFTER_LIMIT else None
+    seconds = whole_number(value)
+    return float(seconds) if seconds is not None and seconds <= RETRY_AFTER_LIMIT else None

@@ -36,7 +36,15 @@ from .report import (
     _Problems,
 )
 from .responses import _ResponseChecks, load_schemas
-from .standard import _O, DAY, DELETED_RECORD_POLICIES, SECONDS, Datestamp, parse_datestamp
+from .standard import (
+    _O,
+    DAY,
+    DELETED_RECORD_POLICIES,
+    SECONDS,
+    Datestamp,
+    parse_datestamp,
+    whole_number,
+)
 
 #: A page slower than this risks harvesters' timeouts (30-120 s).
 SLOW_PAGE_SECONDS = 10.0
@@ -483,10 +491,11 @@ class _HarvestCheck:
                      "long the harvest will take")  # fmt: skip
             return
         page, text = sizes[-1]
-        if not text.isdigit():
+        number = whole_number(text)
+        if number is None:
             self.add("completeListSize", Level.FAIL, f"{text!r} on page {page} is not a number")
             return
-        size = figures.complete_list_size = int(text)
+        size = figures.complete_list_size = number
         changed = {t for _, t in sizes}
         note = f" (it changed during the harvest: {', '.join(sorted(changed))})" if len(
             changed) > 1 else ""  # fmt: skip
@@ -648,4 +657,4 @@ def _same_url(a: str, b: str) -> bool | None:
 
 def _size(walk: _Walk) -> int | None:
     size = walk.tokens[-1].size if walk.tokens else None
-    return int(size) if size and size.isdigit() else None
+    return whole_number(size)

@@ -38,3 +38,13 @@ def parse_datestamp(text: str) -> Datestamp | None:
     except ValueError:
         return None
     return Datestamp(text, granularity.value, start, end)
+
+
+def whole_number(text: str | None) -> int | None:
+    """``text`` as the xs:nonNegativeInteger the standard's numbers are, or None.
+
+    Only ASCII digits: ``str.isdigit`` also accepts "²" and "٣", which ``int`` refuses
+    or the schema does not allow.
+    """
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
