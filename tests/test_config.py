@@ -135,3 +135,28 @@ def test_config_found_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path.parent)
     result = runner.invoke(main, ["config", "check"])
     assert result.exit_code == 2 and "lienthong.yaml" in result.output
+
+
+def test_oai_settings_and_library_urls(tmp_path: Path) -> None:
+    """The oai section and a library's url: good values load (the url is optional, and
+    commented out in rendered files); a namespace with a trailing newline, a page size
+    out of range, a token lifetime under 24 hours and URLs that are not http(s) are each
+    reported with their key."""
+    config = load_config(_write(tmp_path, render_config()))
+    defaults = {"base_url": None, "page_size": 200, "token_lifetime_hours": 48,
+                "stylesheet": "/oai/oai.xsl"}  # fmt: skip
+    assert config.values["oai"] == defaults
+    assert config.libraries[0].url is None
+    libs = [{"id": "a", "name": "A", "kind": "school", "url": "https://opac.a.example.vn/"}]
+    overrides = {"libraries": libs, "oai.base_url": "https://x.vn/oai"}
+    good = load_config(_write(tmp_path, render_config(overrides)))
+    assert good.libraries[0].url == "https://opac.a.example.vn/"
+    assert good.values["oai"]["base_url"] == "https://x.vn/oai"
+    libs[0]["url"] = "ftp://opac.a.example.vn/"
+    text = render_config({"libraries": libs, "gateway.oai_namespace": "lienthong.example.vn\n",
+                          "oai.page_size": 5, "oai.token_lifetime_hours": 2,
+                          "oai.base_url": "javascript:alert(1)"})  # fmt: skip
+    problems = _problems(_write(tmp_path, text))
+    for key in ("gateway.oai_namespace", "oai.page_size", "oai.token_lifetime_hours",
+                "oai.base_url", "libraries[0].url"):  # fmt: skip
+        assert any(f" {key}:" in p for p in problems), (key, problems)
