@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,20 @@ class GatewayProcess(subprocess.Popen[str]):
 def start_gateway(args: list[str], cwd: Path) -> GatewayProcess:
     """``python3 -m gateway ARGS`` as a child process (see :class:`GatewayProcess`)."""
     return GatewayProcess(args, cwd)
+
+
+@contextlib.contextmanager
+def running_gateway(args: list[str], folder: Path, endpoint: str) -> Iterator[str]:
+    """``python3 -m gateway ARGS --http-port PORT`` on a free port, once /health lists
+    ``endpoint``; yields ``http://127.0.0.1:PORT``. Stops it afterwards and fails if it
+    printed a traceback."""
+    port = free_port()
+    process = start_gateway([*args, "--http-port", str(port)], folder)
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        assert endpoint in health["endpoints"]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+        assert "Traceback" not in output, output

@@ -23,7 +23,7 @@ from gateway.xmlschemas import combined_schema
 from protocols.oaipmh.check import CheckOptions, CheckReport, Level, check_endpoint, load_schemas
 
 from .conftest import REPO, SHARED
-from .servers import free_port, start_gateway, wait_for_health
+from .servers import free_port, running_gateway
 
 OAI_XSD = SHARED / "xsd" / "oai"
 MODS_XSD = SHARED / "xsd" / "mods"
@@ -36,17 +36,8 @@ DEMO_RECORDS = 330
 def demo_oai(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo gateway on a free port; yields its OAI-PMH base URL."""
     folder = tmp_path_factory.mktemp("oai-check")
-    port = free_port()
-    process = start_gateway(["demo", "--dir", str(folder / "demo"), "--http-port", str(port)],
-                            folder)  # fmt: skip
-    try:
-        health = wait_for_health(f"http://127.0.0.1:{port}/health", process)
-        assert "oaipmh" in health["endpoints"]
-        yield f"http://127.0.0.1:{port}/oai"
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0]
-        assert "Traceback" not in output, output
+    with running_gateway(["demo", "--dir", str(folder / "demo")], folder, "oaipmh") as base:
+        yield f"{base}/oai"
 
 
 def test_demo_gateway_passes_every_check(demo_oai: str) -> None:

@@ -35,7 +35,7 @@ from protocols.oaipmh.service import TOKEN_KEY
 from protocols.oaipmh.tokens import TokenSigner
 from tests.conftest import LOC_5000, REPO, VIE_121
 from tests.oai import OAI, assert_oai_valid, error_codes
-from tests.servers import free_port, start_gateway, wait_for_health
+from tests.servers import running_gateway
 
 NAMESPACE = "e2e.lienthong.vn"
 
@@ -73,16 +73,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     _cli(config, "import", str(LOC_5000), "--source", "loc")
     _cli(config, "import", str(VIE_121), "--source", "vie")
     time.sleep(1.1)  # harvests start in a later second than the import's datestamps
-    port = free_port()
-    process = start_gateway(["-c", str(config), "serve", "--http-port", str(port)], folder)
-    try:
-        health = wait_for_health(f"http://127.0.0.1:{port}/health", process)
-        assert "oaipmh" in health["endpoints"]
-        yield Gateway(f"http://127.0.0.1:{port}/oai", folder / "store.db", config)
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0]
-        assert "Traceback" not in output, output
+    with running_gateway(["-c", str(config), "serve"], folder, "oaipmh") as base:
+        yield Gateway(f"{base}/oai", folder / "store.db", config)
 
 
 def _expected(path: Path, source: str) -> set[str]:

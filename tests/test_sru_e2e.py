@@ -9,7 +9,7 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.servers import free_port, start_gateway, wait_for_health
+from tests.servers import running_gateway
 from tests.xsd import assert_valid
 
 
@@ -17,17 +17,8 @@ from tests.xsd import assert_valid
 def sru(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo gateway on a free port; yields the SRU base URL."""
     folder = tmp_path_factory.mktemp("sru")
-    port = free_port()
-    process = start_gateway(["demo", "--dir", str(folder / "demo"), "--http-port", str(port)],
-                            folder)  # fmt: skip
-    try:
-        health = wait_for_health(f"http://127.0.0.1:{port}/health", process)
-        assert "sru" in health["endpoints"]
-        yield f"http://127.0.0.1:{port}/sru"
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0]
-        assert "Traceback" not in output, output
+    with running_gateway(["demo", "--dir", str(folder / "demo")], folder, "sru") as base:
+        yield f"{base}/sru"
 
 
 def _zoomsh(*commands: str) -> str:

@@ -223,28 +223,28 @@ def parse_request(arguments: Mapping[bytes, Sequence[bytes]]) -> OAIRequest:
     return request
 
 
+#: Arguments whose values follow a schema pattern: (pattern, OAIRequest field, complaint).
+_PATTERNED: dict[str, tuple[re.Pattern[str], str, str]] = {
+    "metadataPrefix": (METADATA_PREFIX, "metadata_prefix",
+                       "has characters a metadata prefix cannot have"),
+    "set": (SET_SPEC, "set_spec", "is not a setSpec (letters, digits, -_.!~*'() separated by ':')"),
+}  # fmt: skip
+
+
 def _read_values(request: OAIRequest) -> list[OAIError]:
     """Fill the typed fields from ``request.arguments``, returning what is illegal."""
     problems: list[OAIError] = []
     given = request.arguments
     request.identifier = given.get("identifier")
     request.resumption_token = given.get("resumptionToken")
-    prefix = given.get("metadataPrefix")
-    if prefix is not None:
-        if METADATA_PREFIX.fullmatch(prefix):
-            request.metadata_prefix = prefix
+    for name, (pattern, attribute, what) in _PATTERNED.items():
+        value = given.get(name)
+        if value is None:
+            continue
+        if pattern.fullmatch(value):
+            setattr(request, attribute, value)
         else:
-            problems.append(OAIError(ErrorCode.BAD_ARGUMENT,
-                                     f"metadataPrefix '{_excerpt(prefix)}' has characters a "
-                                     "metadata prefix cannot have"))  # fmt: skip
-    set_spec = given.get("set")
-    if set_spec is not None:
-        if SET_SPEC.fullmatch(set_spec):
-            request.set_spec = set_spec
-        else:
-            problems.append(OAIError(ErrorCode.BAD_ARGUMENT,
-                                     f"set '{_excerpt(set_spec)}' is not a setSpec "
-                                     "(letters, digits, -_.!~*'() separated by ':')"))  # fmt: skip
+            problems.append(OAIError(ErrorCode.BAD_ARGUMENT, f"{name} '{_excerpt(value)}' {what}"))
     granularities = []
     for name in ("from", "until"):
         value = given.get(name)

@@ -188,11 +188,12 @@ class OAIService:
 
     # -- verbs ------------------------------------------------------------------------
     def _identify(self, request: OAIRequest, base_url: str, now: float) -> str:
-        earliest = self.store.earliest_datestamp() or datetime.fromtimestamp(int(now), tz=UTC)
-        oldest = self.store.changes(limit=1, metadata=False)
+        oldest = self.store.changes(limit=1, metadata=False)  # the feed's first entry
         if oldest:  # a real identifier, so the sample can be tried with GetRecord
+            earliest = oldest[0].position.datestamp
             sample = oldest[0].record.oai_identifier
-        else:
+        else:  # empty: every change to come is after now
+            earliest = datetime.fromtimestamp(int(now), tz=UTC)
             first = next(iter(self.repository.libraries), "library")
             sample = oai_identifier(self.repository.namespace, first, "000123")
         identity = Identity(

@@ -200,6 +200,19 @@ class _HarvestCheck:
         self.responses.take(answer, response, received)
         return answer
 
+    def _usable(self, check: str, params: Mapping[str, str], about: str = "") -> _Answer | None:
+        """The answer to ``params``, or None after a FAIL saying why it cannot be used
+        (``about`` names what was asked, as the start of the message)."""
+        try:
+            answer = self._fetch(params, check)
+        except _FetchError as exc:
+            self.add(check, Level.FAIL, f"{about}no answer: {exc}")
+            return None
+        if answer.root is None:
+            self.add(check, Level.FAIL, f"{about}the answer is unusable: {answer.problem}")
+            return None
+        return answer
+
     # -- verbs ------------------------------------------------------------------------
     def _identify(self) -> None:
         try:
@@ -267,13 +280,8 @@ class _HarvestCheck:
 
     def _list_metadata_formats(self) -> None:
         check = "ListMetadataFormats"
-        try:
-            answer = self._fetch({"verb": check}, check)
-        except _FetchError as exc:
-            self.add(check, Level.FAIL, f"no answer: {exc}")
-            return
-        if answer.root is None:
-            self.add(check, Level.FAIL, f"the answer is unusable: {answer.problem}")
+        answer = self._usable(check, {"verb": check})
+        if answer is None or answer.root is None:
             return
         if answer.errors:
             code, text = answer.errors[0]
@@ -594,13 +602,8 @@ class _HarvestCheck:
             return
         source = "" if self.sample else " (Identify's sampleIdentifier)"
         params = {"verb": check, "identifier": identifier, "metadataPrefix": self.options.prefix}
-        try:
-            answer = self._fetch(params, check)
-        except _FetchError as exc:
-            self.add(check, Level.FAIL, f"{identifier}: no answer: {exc}")
-            return
-        if answer.root is None:
-            self.add(check, Level.FAIL, f"{identifier}: the answer is unusable: {answer.problem}")
+        answer = self._usable(check, params, f"{identifier}: ")
+        if answer is None or answer.root is None:
             return
         if answer.errors:
             code, text = answer.errors[0]
