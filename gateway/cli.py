@@ -126,6 +126,35 @@ def config_check(ctx: click.Context) -> None:
     click.echo(f"{config.file}: OK (libraries: {libraries}; endpoints: {endpoints})")
 
 
+@main.command("hash-password")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the password from standard input (for scripts) instead of a prompt.",
+)
+def hash_password_command(from_stdin: bool) -> None:
+    """Print a password hash for an account in the configuration (z3950.accounts).
+
+    The password is asked for twice without echo, or read from standard input with
+    --stdin; it never appears on the command line, so it stays out of shell history.
+
+    \b
+    Example:
+      lienthong hash-password
+      printf '%s' "$Z3950_PASSWORD" | lienthong hash-password --stdin
+    """
+    from .passwords import hash_password
+
+    if from_stdin:
+        password = click.get_text_stream("stdin").read().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        _fail("the password is empty")
+    click.echo(hash_password(password))
+
+
 # -- import ------------------------------------------------------------------------------
 
 

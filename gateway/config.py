@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .endpoints import ENDPOINT_SPECS, available
+from .passwords import is_password_hash
 
 __all__ = [
     "Config",
@@ -88,6 +89,14 @@ def _matches(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]
     return check
 
 
+def _password_hash_check(value: Any) -> str | None:
+    return (
+        None
+        if is_password_hash(str(value))
+        else ("is not a password hash (make one with 'lienthong hash-password')")
+    )
+
+
 SCHEMA: dict[str, Key] = {
     "gateway": Key("map", "Who this gateway is: shown by OAI-PMH Identify and SRU explain.", children={
         "name": Key("str", "Repository name shown to harvesters and catalogue clients.",
@@ -138,6 +147,35 @@ SCHEMA: dict[str, Key] = {
         "stylesheet": Key("str", "XSLT linked from responses so that browsers show a readable "
                           "page ('none' for no link); the gateway serves /oai/oai.xsl.",
                           default="/oai/oai.xsl"),
+    }),
+    "z3950": Key("map", "Z39.50 (copy cataloguing, on server.z3950_port; databases Default and "
+                 "each library id).", children={
+        "max_sessions": Key("int", "Most Z39.50 sessions open at once; more are closed at "
+                            "connect.", default=200, minimum=1, maximum=10000),
+        "idle_timeout": Key("int", "Seconds without a request before a session is closed.",
+                            default=600, minimum=10, maximum=86400),
+        "max_result_sets": Key("int", "Named result sets one session may keep.", default=20,
+                               minimum=1, maximum=1000),
+        "max_present": Key("int", "Most records one Present (or piggy-backed Search) returns.",
+                           default=100, minimum=1, maximum=10000),
+        "max_message_size": Key("int", "Largest response in bytes the target agrees to "
+                                "(clients' preferredMessageSize is capped to it).",
+                                default=8388608, minimum=65536, maximum=1073741824),
+        "max_request_size": Key("int", "Largest request APDU in bytes; a bigger one closes "
+                                "the session.", default=1048576, minimum=4096,
+                                maximum=67108864),
+        "render_cache_mb": Key("int", "Memory in MiB for recently served records (popular "
+                               "records are then served without rendering them again).",
+                               default=64, minimum=0, maximum=65536),
+        "accounts": Key("list", "Z39.50 logins (idPass authentication). With none, access is "
+                        "open. Make a password hash with 'lienthong hash-password'.",
+                        default=[], items=Key("map", "One login.", children={
+                            "user": Key("str", "User id the client sends.", example="thuvien-x"),
+                            "password_hash": Key("str", "The password's hash (never the "
+                                                 "password itself).",
+                                                 example="scrypt$16384$8$1$c2FsdA$aGFzaA",
+                                                 check=_password_hash_check),
+                        })),
     }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
         name: Key("bool", f"Serve {label}.", default=False)
@@ -513,6 +551,12 @@ def _render_key(
     if spec.kind == "list":
         assert spec.items is not None
         entries = overrides.get(path)
+        if entries is None and spec.default == []:
+            yield f"{pad}{name}: []"  # optional: an example entry follows, commented out
+            for child_name, child in spec.items.children.items():
+                lead = "- " if child_name == next(iter(spec.items.children)) else "  "
+                yield f"{pad}#   {lead}{child_name}: {_scalar(_example(child))}"
+            return
         if entries is None:
             entries = [{k: _example(v) for k, v in spec.items.children.items()
                         if v.default is not None}]  # fmt: skip

@@ -156,15 +156,18 @@ _KEY_FIELDS: dict[str, tuple[Index, str]] = {
     "010": (Index.CONTROL_NUMBER, "a"),
     "035": (Index.CONTROL_NUMBER, "a"),
 }
-# What else goes into the "any" words: the text fields (1XX-8XX) and the standard numbers
-# people paste into a search box. Other 0XX fields are codes (cataloguing source,
-# geographic and classification codes) that would make "dlc" match the whole catalogue;
+# What else goes into the "any" words: the text fields (1XX-8XX), the standard numbers
+# people paste into a search box, and call numbers (below). Other 0XX fields are codes
+# (cataloguing source, geographic codes) that would make "dlc" match the whole catalogue;
 # 9XX are local fields with no common meaning.
 _OTHER_TEXT_BLOCKS = frozenset("12345678")
 # Physical description and RDA content/media/carrier types: "24 cm", "text", "volume"
 # would match nearly every record of a catalogue.
 _NOT_TEXT = frozenset({"300", "336", "337", "338", "340", "344", "345", "346", "347", "348"})
-_OTHER_TEXT_CODES = frozenset({"020", "022", "024", "027", "028"})
+# Classification and call numbers are searched too: copy cataloguers (Koha's Z39.50 "Dewey"
+# and "LC call number" fields) look records up by the shelf mark on the book in hand.
+_OTHER_TEXT_CODES = frozenset({"020", "022", "024", "027", "028", "050", "055", "060", "070",
+                               "080", "082", "083", "084", "086", "090", "092", "099"})  # fmt: skip
 _COLUMN = {Index.TITLE: 0, Index.AUTHOR: 1, Index.SUBJECT: 2, Index.PUBLISHER: 3}
 
 

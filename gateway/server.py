@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -56,13 +57,25 @@ class ServerAddresses:
 
 
 def start_logging(level: str = "info", stream: Any = None) -> None:
-    """Send Twisted's and the gateway's log events to standard output."""
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    """Send Twisted's and the gateway's log events to standard output.
+
+    Protocol services log through the standard ``logging`` module (they know nothing of
+    Twisted); its records go to the same stream, at the same level, in the same shape.
+    """
+    out = stream or sys.stdout
+    twisted_level = "warn" if level == "warning" else level  # Twisted's name for it
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(twisted_level))
     observer = FilteringLogObserver(
-        textFileLogObserver(stream or sys.stdout),  # type: ignore[arg-type]
+        textFileLogObserver(out),  # type: ignore[arg-type]
         [predicate],  # type: ignore[list-item]
     )
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)  # type: ignore[list-item]
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s#%(levelname)s] %(message)s",
+                                           "%Y-%m-%dT%H:%M:%S%z"))  # fmt: skip
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
 
 
 class HealthResource(resource.Resource):

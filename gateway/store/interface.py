@@ -138,8 +138,12 @@ class RecordStore(abc.ABC):
         """One record (live or tombstone) by OAI identifier."""
 
     @abc.abstractmethod
-    def fetch(self, numbers: Sequence[int]) -> list[StoredRecord]:
-        """Records by store number, in the order asked; unknown numbers are left out."""
+    def fetch(self, numbers: Sequence[int], *, metadata: bool = True) -> list[StoredRecord]:
+        """Records by store number, in the order asked; unknown numbers are left out.
+
+        ``metadata=False`` leaves the MARC out (``marc`` None), for callers that serve a
+        rendering they already hold for the record's (number, datestamp).
+        """
 
     @abc.abstractmethod
     def local_ids(self, source: str, *, include_deleted: bool = False) -> Iterator[str]:
@@ -154,8 +158,11 @@ class RecordStore(abc.ABC):
         sort: Sequence[SortKey] = (),
         offset: int = 0,
         limit: int = 10,
+        metadata: bool = True,
     ) -> SearchResult:
         """Live records matching ``query``: hit count plus the page [offset, offset+limit).
+
+        ``metadata=False`` returns the page's records without their MARC, as :meth:`fetch`.
 
         Raises :class:`gateway.query.QueryError` for a term the index cannot take.
         """

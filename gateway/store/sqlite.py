@@ -377,14 +377,14 @@ class SQLiteStore(RecordStore):
         record = self.get(*parsed)
         return record if record is not None and record.oai_identifier == identifier else None
 
-    def fetch(self, numbers: Sequence[int]) -> list[StoredRecord]:
+    def fetch(self, numbers: Sequence[int], *, metadata: bool = True) -> list[StoredRecord]:
         if not numbers:
             return []
+        columns = _RECORD_COLUMNS if metadata else _RECORD_COLUMNS.replace("marc", "NULL")
         rows = (
             self._connection()
             .execute(
-                f"SELECT {_RECORD_COLUMNS} FROM records "
-                "WHERE number IN (SELECT value FROM json_each(?))",
+                f"SELECT {columns} FROM records WHERE number IN (SELECT value FROM json_each(?))",
                 (json.dumps(list(numbers)),),
             )
             .fetchall()
@@ -407,6 +407,7 @@ class SQLiteStore(RecordStore):
         sort: Sequence[SortKey] = (),
         offset: int = 0,
         limit: int = 10,
+        metadata: bool = True,
     ) -> SearchResult:
         compiled = SqlCompiler().compile(query)
         db = self._connection()
@@ -425,7 +426,7 @@ class SQLiteStore(RecordStore):
                     compiled.params,
                 ).fetchone()[0]
             numbers = self._ordered_numbers(compiled, sort, offset, limit) if limit > 0 else []
-            records = self.fetch(numbers)
+            records = self.fetch(numbers, metadata=metadata)
         finally:
             db.execute("COMMIT")
         return SearchResult(total=total, records=records)

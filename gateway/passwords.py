@@ -1,0 +1,56 @@
+"""Password hashes for protocol accounts (Z39.50 logins, later SIP2 terminals).
+
+Configuration files hold hashes, never passwords: ``scrypt$N$r$p$salt$hash`` with
+base64 salt and hash, so a leaked file does not give away a login, and verification takes
+a deliberate few tens of milliseconds (run it off the network thread).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+
+__all__ = ["hash_password", "verify_password", "is_password_hash"]
+
+_N, _R, _P = 16384, 8, 1
+_FORMAT = re.compile(r"^scrypt\$(\d{1,7})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9+/]+={0,2})\$"
+                     r"([A-Za-z0-9+/]+={0,2})$")  # fmt: skip
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str) -> str:
+    """A new salted scrypt hash of ``password`` in the configuration's format."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+
+
+def is_password_hash(text: str) -> bool:
+    """True when ``text`` has the hash format (and sane scrypt parameters)."""
+    match = _FORMAT.match(text)
+    if not match:
+        return False
+    n, r, p = (int(match.group(i)) for i in (1, 2, 3))
+    return n >= 2 and n & (n - 1) == 0 and n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches the ``stored`` hash (constant-time comparison)."""
+    match = _FORMAT.match(stored)
+    if not match or not is_password_hash(stored):
+        return False
+    n, r, p = (int(match.group(i)) for i in (1, 2, 3))
+    expected = _unb64(match.group(5))
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=_unb64(match.group(4)), n=n, r=r,
+                            p=p, dklen=len(expected), maxmem=256 * 1024 * 1024)  # fmt: skip
+    return hmac.compare_digest(digest, expected)

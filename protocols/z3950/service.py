@@ -1,0 +1,566 @@
+"""Z39.50 session semantics against the record store (sans-IO, blocking).
+
+One :class:`Session` per connection. :meth:`Session.handle` takes one decoded APDU and
+returns the APDUs to send back and whether the connection ends; it never raises. What an
+APDU may do depends on the session's state, and that is a table (:data:`TRANSITIONS`):
+anything not in it (a Search before Init, a second Init, a response APDU from the client)
+is a protocol violation answered with a Close that says why.
+
+Within a state, problems with a request are Bib-1 diagnostics in the operation's own
+response (a failed search, a present with a non-surrogate diagnostic, a surrogate
+diagnostic in place of one record), so the session goes on. Result sets keep their query
+and sort order and fetch the records a Present asks for when it asks, which keeps a
+session's memory small whatever the hit counts; a result set used as a search operand is
+expanded to its record numbers then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from gateway import __version__
+from gateway.indexing import heading_sort
+from gateway.passwords import verify_password
+from gateway.query import And, Index, Or, Query, QueryError, SortKey, Term
+from gateway.record import StoredRecord
+from gateway.store import RecordStore
+
+from .charset import negotiation_response, read_proposal
+from .codec import Apdu, bit_string, bits_of, text_of, wire_text
+from .errors import BIB1_DIAGNOSTICS, CloseReason, Diagnostic, ProtocolViolation, Z3950Error
+from .records import (
+    RecordCharset,
+    RenderCache,
+    Retrieval,
+    element_set,
+    record_syntax,
+    retrieval_records,
+)
+from .rpn import TermEncoding, map_rpn, map_scan_term, map_sort
+
+__all__ = ["TargetSettings", "Session", "SessionState", "Reply", "TRANSITIONS"]
+
+_LOG = logging.getLogger(__name__)
+
+#: Options this target offers (bit numbers of the Init ``options`` BIT STRING).
+_SEARCH, _PRESENT, _DELSET, _SCAN, _SORT, _NAMED_SETS, _COUNT_IN_SORT, _NEGOTIATION = (
+    0, 1, 2, 7, 8, 14, 16, 17)  # fmt: skip
+_OFFERED = frozenset({_SEARCH, _PRESENT, _DELSET, _SCAN, _SORT, _NAMED_SETS, _COUNT_IN_SORT})
+_VERSIONS = frozenset({0, 1, 2})  # version-1, version-2 (the same protocol) and version-3
+_MAX_DATABASES = 32
+_MAX_SCAN_TERMS = 200
+_MAX_SORT_KEYS = 8
+_MAX_OPERAND_SET = 500_000  # record numbers a result set may expand to as a search operand
+#: Records fetched (without MARC) at search time, so that the Present that follows almost
+#: every copy-cataloguing search is served without running the query again.
+_PREFETCH = 10
+_ENVELOPE = 256  # bytes allowed for a response's own fields around its records
+_PER_RECORD = 48  # bytes of NamePlusRecord and EXTERNAL framing per record
+
+
+class SessionState(Enum):
+    """Where a session is: before Init, open for operations, or ended."""
+
+    AWAITING_INIT = "awaiting init"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """What every session of one target shares (from the configuration)."""
+
+    max_result_sets: int = 20
+    max_present: int = 100
+    max_message_size: int = 8 * 1024 * 1024
+    #: user id -> password hash; empty means open access.
+    accounts: Mapping[str, str] = field(default_factory=dict)
+    #: lower-case database name -> member library id (None: the union catalogue).
+    databases: Mapping[str, str | None] = field(default_factory=lambda: {"default": None})
+    library_names: Mapping[str, str] = field(default_factory=dict)
+    implementation_name: str = "lienthong Z39.50 target"
+
+
+@dataclass(slots=True)
+class Reply:
+    """APDUs to send, in order, and whether the connection then ends."""
+
+    apdus: list[Apdu]
+    close: bool = False
+
+
+@dataclass(slots=True)
+class ResultSet:
+    """A named result: the query (scoped to its databases), its order and hit count."""
+
+    query: Query
+    sort: tuple[SortKey, ...]
+    total: int
+    database: str  #: the database name as the client gave it (returned with records)
+    #: The first records in order, without MARC (a snapshot taken at search time).
+    first: list[StoredRecord] = field(default_factory=list)
+
+
+def _diag_record(error: Z3950Error) -> dict[str, Any]:
+    """A DefaultDiagFormat for ``error`` (addinfo is always present, as YAZ expects)."""
+    return {
+        "diagnosticSetId": BIB1_DIAGNOSTICS,
+        "condition": int(error.diagnostic),
+        "addinfo": ("v3Addinfo", wire_text(error.addinfo[:500])),
+    }
+
+
+def _reference(value: Mapping[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """``reply`` with the request's referenceId echoed, as every response must."""
+    if "referenceId" in value:
+        reply = {"referenceId": value["referenceId"], **reply}
+    return reply
+
+
+def _esn(names: tuple[str, Any] | None) -> str | None:
+    """The element set name of an ElementSetNames (the first, when given per database)."""
+    if names is None:
+        return None
+    kind, value = names
+    if kind == "genericElementSetName":
+        return text_of(value, "latin-1")
+    return text_of(value[0]["esn"], "latin-1") if value else None
+
+
+class Session:
+    """One client's Z39.50 session: its state, result sets and negotiated parameters."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        settings: TargetSettings,
+        *,
+        peer: str = "",
+        renderings: RenderCache | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.renderings = renderings if renderings is not None else RenderCache(1 << 22)
+        self.peer = peer
+        self.state = SessionState.AWAITING_INIT
+        self.result_sets: OrderedDict[str, ResultSet] = OrderedDict()
+        self.encoding = TermEncoding.UNNEGOTIATED
+        self.charset = RecordCharset.UTF8
+        self.options: set[int] = set()
+        self.preferred_message_size = settings.max_message_size
+        self.exceptional_record_size = settings.max_message_size
+        self.user = ""
+
+    # -- dispatch ---------------------------------------------------------------------
+    def handle(self, apdu: Apdu) -> Reply:
+        """The reply to one APDU (never raises)."""
+        name, value = apdu
+        handler = TRANSITIONS.get((self.state, name))
+        try:
+            if handler is None:
+                raise ProtocolViolation(self._unexpected(name))
+            return handler(self, value)
+        except ProtocolViolation as violation:
+            return self.close_reply(violation.reason, violation.message)
+        except Exception:  # the session ends cleanly; the request's data stays out of the log
+            _LOG.exception("Z39.50 %s from %s failed", name, self.peer)
+            return self.close_reply(CloseReason.SYSTEM_PROBLEM, "internal error")
+
+    def _unexpected(self, name: str) -> str:
+        if self.state is SessionState.AWAITING_INIT:
+            return f"{name} before initRequest"
+        if name == "initRequest":
+            return "a second initRequest in one session"
+        return f"{name} is not a request a target accepts"
+
+    def close_reply(self, reason: CloseReason, message: str) -> Reply:
+        """A Close with ``reason`` and ``message``; the session ends."""
+        if self.state is not SessionState.CLOSED:
+            level = logging.INFO if reason is CloseReason.FINISHED else logging.WARNING
+            _LOG.log(level, "Z39.50 session from %s closed: %s (%s)", self.peer, message,
+                     reason.name.lower())  # fmt: skip
+        self.state = SessionState.CLOSED
+        close = {"closeReason": int(reason), "diagnosticInformation": wire_text(message[:300])}
+        return Reply([("close", close)], close=True)
+
+    # -- Init -------------------------------------------------------------------------
+    def init(self, value: dict[str, Any]) -> Reply:
+        """Negotiate version, options, message sizes and character set; check the login."""
+        versions = bits_of(value.get("protocolVersion")) & _VERSIONS
+        options = bits_of(value.get("options"))
+        accepted = bool(versions) and self._login(value.get("idAuthentication"))
+        other_info = []
+        if accepted and _NEGOTIATION in options:
+            proposal = read_proposal(value.get("otherInfo"))
+            if proposal is not None:
+                self.charset = proposal.chosen
+                self.encoding = (TermEncoding.MARC8 if self.charset is RecordCharset.MARC8
+                                 else TermEncoding.UTF8)  # fmt: skip
+                other_info.append(negotiation_response(proposal))
+        offered = set(_OFFERED) | ({_NEGOTIATION} if other_info else set())
+        self.options = options & offered
+        cap = self.settings.max_message_size
+        self.preferred_message_size = max(4096, min(int(value["preferredMessageSize"]), cap))
+        self.exceptional_record_size = max(
+            self.preferred_message_size, min(int(value["exceptionalRecordSize"]), cap)
+        )
+        response: dict[str, Any] = {
+            "protocolVersion": bit_string(versions or {2}, 3),
+            "options": bit_string(self.options, 18),
+            "preferredMessageSize": self.preferred_message_size,
+            "exceptionalRecordSize": self.exceptional_record_size,
+            "result": accepted,
+            "implementationId": "lienthong",
+            "implementationName": wire_text(self.settings.implementation_name),
+            "implementationVersion": __version__,
+        }
+        if other_info:
+            response["otherInfo"] = other_info
+        client = text_of(value.get("implementationName", ""), "latin-1")[:80]
+        if not accepted:
+            why = "no common protocol version" if not versions else "login refused"
+            _LOG.warning("Z39.50 init from %s (%s) refused: %s", self.peer, client, why)
+            self.state = SessionState.CLOSED
+            return Reply([("initResponse", _reference(value, response))], close=True)
+        _LOG.info("Z39.50 session from %s (%s%s), records in %s", self.peer, client,
+                  f", user {self.user}" if self.user else "", self.charset.value)  # fmt: skip
+        self.state = SessionState.OPEN
+        return Reply([("initResponse", _reference(value, response))])
+
+    def _login(self, authentication: tuple[str, Any] | None) -> bool:
+        """True when access is open or the id and password match a configured account."""
+        accounts = self.settings.accounts
+        if not accounts:
+            return True
+        user = password = ""
+        if authentication is not None:
+            kind, given = authentication
+            if kind == "idPass":
+                user = text_of(given.get("userId", ""))
+                password = text_of(given.get("password", ""))
+            elif kind == "open":
+                user, _, password = str(given).partition("/")
+        stored = accounts.get(user)
+        if stored is None or not verify_password(password, stored):
+            return False
+        self.user = user
+        return True
+
+    # -- Search -----------------------------------------------------------------------
+    def search(self, value: dict[str, Any]) -> Reply:
+        """Run the query, keep the named result set, piggy-back records per the bounds."""
+        name = text_of(value["resultSetName"])
+        try:
+            database, scope = self._databases(value["databaseNames"])
+            if name in self.result_sets and not value["replaceIndicator"]:
+                raise Z3950Error(Diagnostic.RESULT_SET_EXISTS, name)
+            if name not in self.result_sets and len(self.result_sets) >= (
+                self.settings.max_result_sets
+            ):
+                raise Z3950Error(Diagnostic.TOO_MANY_RESULT_SETS,
+                                 str(self.settings.max_result_sets))  # fmt: skip
+            kind, rpn = value["query"]
+            if kind not in ("type-1", "type-101"):
+                raise Z3950Error(Diagnostic.QUERY_TYPE_NOT_SUPPORTED, kind.replace("type-", ""))
+            query = map_rpn(rpn, encoding=self.encoding, result_sets=self._operand)
+            if scope is not None:
+                query = And(query, scope)
+            small, large = value["smallSetUpperBound"], value["largeSetLowerBound"]
+            medium = value["mediumSetPresentNumber"]
+            wanted = min(max(small, medium, 0), self.settings.max_present)
+            try:
+                result = self.store.search(query, offset=0, limit=max(wanted, _PREFETCH),
+                                           metadata=False)  # fmt: skip
+            except QueryError as error:
+                raise Z3950Error(Diagnostic.ILLEGAL_TERM_VALUE, error.value or str(error)) from None
+        except Z3950Error as error:
+            self.result_sets.pop(name, None)  # a failed search leaves no set of that name
+            failed = {"resultCount": 0, "numberOfRecordsReturned": 0,
+                      "nextResultSetPosition": 0, "searchStatus": False, "resultSetStatus": 3,
+                      "records": ("nonSurrogateDiagnostic", _diag_record(error))}  # fmt: skip
+            return Reply([("searchResponse", _reference(value, failed))])
+        total = result.total
+        self.result_sets.pop(name, None)
+        self.result_sets[name] = ResultSet(query, (), total, database, result.records)
+        if total <= small:
+            count, names = min(total, wanted), value.get("smallSetElementSetNames")
+        elif total < large:
+            count, names = min(total, medium, wanted), value.get("mediumSetElementSetNames")
+        else:
+            count, names = 0, None
+        response: dict[str, Any] = {"resultCount": total, "numberOfRecordsReturned": 0,
+                                    "nextResultSetPosition": 1, "searchStatus": True}  # fmt: skip
+        if count > 0:
+            try:
+                how = self._retrieval(value.get("preferredRecordSyntax"), _esn(names))
+            except Z3950Error as error:
+                response["presentStatus"] = 5
+                response["records"] = ("nonSurrogateDiagnostic", _diag_record(error))
+            else:
+                entries, status = self._pack(result.records[:count], how, database, count)
+                response.update(numberOfRecordsReturned=len(entries),
+                                nextResultSetPosition=len(entries) + 1, presentStatus=status,
+                                records=("responseRecords", entries))  # fmt: skip
+        return Reply([("searchResponse", _reference(value, response))])
+
+    def _databases(self, names: list[str]) -> tuple[str, Query | None]:
+        """The databases' label and the source restriction they mean (None: everything)."""
+        if not names:
+            raise Z3950Error(Diagnostic.DATABASE_DOES_NOT_EXIST, "")
+        if len(names) > _MAX_DATABASES:
+            raise Z3950Error(Diagnostic.TOO_MANY_DATABASES, str(_MAX_DATABASES))
+        sources: list[str] = []
+        union = False
+        for raw in names:
+            shown = text_of(raw)
+            key = shown.strip().lower()
+            if key not in self.settings.databases:
+                raise Z3950Error(Diagnostic.DATABASE_DOES_NOT_EXIST, shown[:100])
+            source = self.settings.databases[key]
+            if source is None:
+                union = True
+            elif source not in sources:
+                sources.append(source)
+        label = text_of(names[0])
+        if union or not sources:
+            return label, None
+        scope: Query = Term(Index.SOURCE, sources[0])
+        for source in sources[1:]:
+            scope = Or(scope, Term(Index.SOURCE, source))
+        return label, scope
+
+    def _operand(self, name: str) -> frozenset[int] | None:
+        """A result set's record numbers, for its use as a search operand."""
+        found = self.result_sets.get(name)
+        if found is None:
+            return None
+        if found.total > _MAX_OPERAND_SET:
+            raise Z3950Error(Diagnostic.TOO_MANY_RECORDS, name)
+        return frozenset(self.store.search_numbers(found.query, sort=found.sort))
+
+    # -- Present ----------------------------------------------------------------------
+    def present(self, value: dict[str, Any]) -> Reply:
+        """Records ``start`` .. ``start + n - 1`` of a result set, within the size limits."""
+        name = text_of(value["resultSetId"])
+        start, requested = value["resultSetStartPoint"], value["numberOfRecordsRequested"]
+        try:
+            found = self.result_sets.get(name)
+            if found is None:
+                raise Z3950Error(Diagnostic.RESULT_SET_DOES_NOT_EXIST, name)
+            if "additionalRanges" in value:
+                raise Z3950Error(Diagnostic.PRESENT_OUT_OF_RANGE, "additionalRanges")
+            syntax, names = value.get("preferredRecordSyntax"), None
+            composition = value.get("recordComposition")
+            if composition is not None and composition[0] == "simple":
+                names = composition[1]
+            elif composition is not None:
+                spec = composition[1]
+                syntax = (spec.get("recordSyntax") or [syntax])[0]
+                chosen = (spec.get("generic") or {}).get("elementSpec")
+                if chosen is not None and chosen[0] == "elementSetName":
+                    names = ("genericElementSetName", chosen[1])
+            how = self._retrieval(syntax, _esn(names))
+            if requested < 0 or start < 1 or (requested > 0 and start > found.total):
+                raise Z3950Error(Diagnostic.PRESENT_OUT_OF_RANGE,
+                                 f"{start}+{requested} of {found.total}")  # fmt: skip
+        except Z3950Error as error:
+            failed = {"numberOfRecordsReturned": 0, "nextResultSetPosition": 0,
+                      "presentStatus": 5,
+                      "records": ("nonSurrogateDiagnostic", _diag_record(error))}  # fmt: skip
+            return Reply([("presentResponse", _reference(value, failed))])
+        available = min(requested, found.total - start + 1)
+        count = min(available, self.settings.max_present)
+        records: list[StoredRecord] = []
+        if 0 < count and start - 1 + count <= len(found.first):
+            records = found.first[start - 1 : start - 1 + count]
+        elif count > 0:
+            records = self.store.search(found.query, sort=found.sort, offset=start - 1,
+                                        limit=count, metadata=False).records  # fmt: skip
+        entries, status = self._pack(records, how, found.database, available)
+        response = {
+            "numberOfRecordsReturned": len(entries),
+            "nextResultSetPosition": start + len(entries),
+            "presentStatus": status,
+            "records": ("responseRecords", entries),
+        }
+        return Reply([("presentResponse", _reference(value, response))])
+
+    def _retrieval(self, syntax: str | None, esn: str | None) -> Retrieval:
+        names = self.settings.library_names
+        return Retrieval(
+            syntax=record_syntax(syntax),
+            elements=element_set(esn),
+            charset=self.charset,
+            library_name=lambda library: names.get(library, ""),
+        )
+
+    def _pack(
+        self, records: list[StoredRecord], how: Retrieval, database: str, wanted: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """NamePlusRecords for ``records`` within the message size, and the present status.
+
+        A record over the exceptional record size becomes surrogate diagnostic 17 (16 when
+        the client allowed nothing beyond its preferred size); a record that would push the
+        response past the preferred size ends it (status partial-2), unless it is the first,
+        which may be sent alone up to the exceptional size.
+        """
+        entries: list[dict[str, Any]] = []
+        used = _ENVELOPE
+        stopped = False
+        label = wire_text(database)
+        for retrieval in retrieval_records(records, how, self.renderings, self.store.fetch):
+            record: tuple[str, Any]
+            try:
+                if isinstance(retrieval, Z3950Error):
+                    raise retrieval
+                size = len(retrieval["encoding"][1]) + _PER_RECORD
+                self._check_size(size)
+            except Z3950Error as error:
+                record, size = ("surrogateDiagnostic", ("defaultFormat", _diag_record(error))), 96
+            else:
+                record = ("retrievalRecord", retrieval)
+            if entries and used + size > self.preferred_message_size:
+                stopped = True
+                break
+            entries.append({"name": label, "record": record})
+            used += size
+            if used > self.preferred_message_size:  # a first record sent as exceptional
+                stopped = len(entries) < wanted
+                break
+        if stopped:
+            status = 2  # partial-2: message size
+        elif len(entries) < wanted:
+            status = 4  # partial-4: the target's resource limit (max_present)
+        else:
+            status = 0
+        return entries, status
+
+    def _check_size(self, size: int) -> None:
+        """Diagnostic 17 for a record over the exceptional size (16 when the client allowed
+        nothing beyond its preferred size)."""
+        exceptional, preferred = self.exceptional_record_size, self.preferred_message_size
+        if size > exceptional or (size > preferred and exceptional <= preferred):
+            code = (Diagnostic.EXCEEDS_EXCEPTIONAL_RECORD_SIZE if exceptional > preferred
+                    else Diagnostic.EXCEEDS_PREFERRED_MESSAGE_SIZE)  # fmt: skip
+            raise Z3950Error(code, f"record of {size} bytes")
+
+    # -- Delete -----------------------------------------------------------------------
+    def delete(self, value: dict[str, Any]) -> Reply:
+        """Delete the listed result sets (or all of them), with a status per set."""
+        response: dict[str, Any]
+        if value["deleteFunction"] == 1:
+            self.result_sets.clear()
+            response = {"deleteOperationStatus": 0}
+        else:
+            statuses = []
+            for raw in value.get("resultSetList", ()):
+                name = text_of(raw)
+                existed = self.result_sets.pop(name, None) is not None
+                statuses.append({"id": raw, "status": 0 if existed else 1})
+            failed = any(entry["status"] for entry in statuses)
+            response = {"deleteOperationStatus": 9 if failed else 0}
+            if statuses:
+                response["deleteListStatuses"] = statuses
+        return Reply([("deleteResultSetResponse", _reference(value, response))])
+
+    # -- Scan -------------------------------------------------------------------------
+    def scan(self, value: dict[str, Any]) -> Reply:
+        """Browse an index around a term: headings with their record counts."""
+        try:
+            _, scope = self._databases(value["databaseNames"])
+            source = scope.value if isinstance(scope, Term) else None
+            if scope is not None and source is None:
+                raise Z3950Error(Diagnostic.DATABASE_COMBINATION, "scan one library at a time")
+            index, start = map_scan_term(value["termListAndStartPoint"],
+                                         value.get("attributeSet"), self.encoding)  # fmt: skip
+            if value.get("stepSize", 0) != 0:
+                raise Z3950Error(Diagnostic.STEP_SIZE_NOT_SUPPORTED, str(value["stepSize"]))
+            count = max(0, min(value["numberOfTermsRequested"], _MAX_SCAN_TERMS))
+            position = value.get("preferredPositionInResponse", 1)
+            if position < 1 or position > count + 1:
+                raise Z3950Error(Diagnostic.SCAN_POSITION_UNSUPPORTED, str(position))
+            before = min(position - 1, count)
+            terms = self.store.scan(index, start, before=before, after=count - before,
+                                    source=source)  # fmt: skip
+        except Z3950Error as error:
+            failed = {"scanStatus": 6, "numberOfEntriesReturned": 0,
+                      "entries": {"nonsurrogateDiagnostics": [("defaultFormat",
+                                                               _diag_record(error))]}}  # fmt: skip
+            return Reply([("scanResponse", _reference(value, failed))])
+        origin = heading_sort(index, start)
+        preceding = sum(1 for term in terms if heading_sort(index, term.term) < origin)
+        encoding = "utf-8" if self.charset is RecordCharset.UTF8 else "latin-1"
+        entries = [
+            ("termInfo", {
+                "term": ("general", term.term.encode(encoding, "replace")),
+                "displayTerm": wire_text(term.term, encoding),
+                "globalOccurrences": term.count,
+            })
+            for term in terms
+        ]  # fmt: skip
+        response: dict[str, Any] = {
+            "stepSize": 0,
+            "scanStatus": 0,
+            "numberOfEntriesReturned": len(entries),
+            "positionOfTerm": preceding + 1,
+        }
+        if entries:
+            response["entries"] = {"entries": entries}
+        return Reply([("scanResponse", _reference(value, response))])
+
+    # -- Sort -------------------------------------------------------------------------
+    def sort(self, value: dict[str, Any]) -> Reply:
+        """Sort one result set into a new (or the same) named set."""
+        try:
+            inputs = [text_of(name) for name in value["inputResultSetNames"]]
+            if len(inputs) != 1:
+                raise Z3950Error(Diagnostic.SORT_TOO_MANY_INPUT_RESULTS, str(len(inputs)))
+            found = self.result_sets.get(inputs[0])
+            if found is None:
+                raise Z3950Error(Diagnostic.RESULT_SET_DOES_NOT_EXIST, inputs[0])
+            target = text_of(value["sortedResultSetName"])
+            if not target:
+                raise Z3950Error(Diagnostic.NO_RESULT_SET_NAME_ON_SORT)
+            if target not in self.result_sets and len(self.result_sets) >= (
+                self.settings.max_result_sets
+            ):
+                raise Z3950Error(Diagnostic.TOO_MANY_RESULT_SETS,
+                                 str(self.settings.max_result_sets))  # fmt: skip
+            if len(value["sortSequence"]) > _MAX_SORT_KEYS:
+                raise Z3950Error(Diagnostic.TOO_MANY_SORT_KEYS, str(_MAX_SORT_KEYS))
+            keys = map_sort(value["sortSequence"])
+        except Z3950Error as error:
+            failed = {"sortStatus": 2, "resultSetStatus": 3,
+                      "diagnostics": [("defaultFormat", _diag_record(error))]}  # fmt: skip
+            return Reply([("sortResponse", _reference(value, failed))])
+        self.result_sets.pop(target, None)
+        self.result_sets[target] = ResultSet(found.query, keys, found.total, found.database)
+        response: dict[str, Any] = {"sortStatus": 0}
+        if _COUNT_IN_SORT in self.options:
+            response["resultCount"] = found.total
+        return Reply([("sortResponse", _reference(value, response))])
+
+    # -- Close ------------------------------------------------------------------------
+    def close(self, value: dict[str, Any]) -> Reply:
+        """The client ends the session: answer with a Close of our own (finished)."""
+        reply = self.close_reply(CloseReason.FINISHED, "closed at the client's request")
+        reply.apdus = [("close", _reference(value, reply.apdus[0][1]))]
+        return reply
+
+
+#: (state, APDU) -> what the session does; anything else is a protocol violation.
+TRANSITIONS: dict[tuple[SessionState, str], Callable[[Session, dict[str, Any]], Reply]] = {
+    (SessionState.AWAITING_INIT, "initRequest"): Session.init,
+    (SessionState.AWAITING_INIT, "close"): Session.close,
+    (SessionState.OPEN, "searchRequest"): Session.search,
+    (SessionState.OPEN, "presentRequest"): Session.present,
+    (SessionState.OPEN, "deleteResultSetRequest"): Session.delete,
+    (SessionState.OPEN, "scanRequest"): Session.scan,
+    (SessionState.OPEN, "sortRequest"): Session.sort,
+    (SessionState.OPEN, "close"): Session.close,
+}
