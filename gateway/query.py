@@ -7,6 +7,7 @@ explicit set of record numbers (a previous result set used as an operand).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +26,7 @@ __all__ = [
     "SortKey",
     "QueryError",
     "TEXT_INDEXES",
+    "standard_number_index",
 ]
 
 
@@ -148,3 +150,19 @@ class SortKey:
 
     field: SortField
     descending: bool = False
+
+
+_ISBN = re.compile(r"^(97[89])?[\d-]{9,13}[\dxX]$")
+_ISSN = re.compile(r"^\d{4}-?\d{3}[\dxX]$")
+
+
+def standard_number_index(text: str) -> Index:
+    """Which index a "standard identifier" term searches, from its shape: ISSN (8 digits,
+    perhaps hyphenated), ISBN (10 or 13), else the control numbers. SRU's
+    ``dc.identifier`` and Z39.50's use attribute 1007 both ask this."""
+    compact = text.replace(" ", "")
+    if _ISSN.match(compact):
+        return Index.ISSN
+    if _ISBN.match(compact):
+        return Index.ISBN
+    return Index.CONTROL_NUMBER

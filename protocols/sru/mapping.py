@@ -11,7 +11,6 @@ unknown context set 15, unknown result set 51.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from gateway.query import (
     SortField,
     SortKey,
     Term,
+    standard_number_index,
 )
 
 from .cql import (
@@ -92,8 +92,6 @@ INDEXES: dict[str, Index] = {
 }  # fmt: skip
 # Identifier indexes whose term says which standard number it is.
 _STANDARD_NUMBER = frozenset({"dc.identifier", "bath.standardidentifier"})
-_ISBN = re.compile(r"^(97[89])?[\d-]{9,13}[\dxX]$")
-_ISSN = re.compile(r"^\d{4}-?\d{3}[\dxX]$")
 
 # CQL relation -> how words match (text indexes); order relations are for dates.
 _MATCH = {"=": Match.ALL_WORDS, "all": Match.ALL_WORDS, "any": Match.ANY_WORD,
@@ -241,7 +239,7 @@ class _Mapper:
         if not pattern.text.strip():
             raise SRUError(Diagnostic.EMPTY_TERM_UNSUPPORTED, clause.index or "")
         if name in _STANDARD_NUMBER:
-            index = _standard_number_index(pattern.text)
+            index = standard_number_index(pattern.text)
         if pattern.anchored:
             match = Match.EXACT
         relation = relation.removeprefix("cql.")
@@ -281,15 +279,6 @@ def _check_modifiers(modifiers: tuple[Modifier, ...]) -> bool:
         elif name not in _HARMLESS_MODIFIERS and name != "string":
             raise SRUError(Diagnostic.UNSUPPORTED_RELATION_MODIFIER, modifier.name)
     return masked
-
-
-def _standard_number_index(text: str) -> Index:
-    compact = text.replace(" ", "")
-    if _ISSN.match(compact):
-        return Index.ISSN
-    if _ISBN.match(compact):
-        return Index.ISBN
-    return Index.CONTROL_NUMBER
 
 
 def map_query(query: CQLQuery, result_sets: ResultSets = lambda _: None) -> MappedQuery:

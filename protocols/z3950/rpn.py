@@ -34,12 +34,11 @@ from gateway.query import (
     SortField,
     SortKey,
     Term,
+    standard_number_index,
 )
 
 # The SRU mapping's reading of a standard number's shape, so that an identifier search
 # finds the same records through both protocols.
-from protocols.sru.mapping import _standard_number_index as standard_number_index
-
 from .attributes import (
     COMPLETENESS,
     POSITIONS,
