@@ -68,6 +68,8 @@ class Key:
     items: Key | None = None
     minimum: int | None = None
     maximum: int | None = None
+    #: The value may be a secret typed in the wrong place: problems never quote it.
+    secret: bool = False
 
     @property
     def required(self) -> bool:
@@ -174,7 +176,7 @@ SCHEMA: dict[str, Key] = {
                             "password_hash": Key("str", "The password's hash (never the "
                                                  "password itself).",
                                                  example="scrypt$16384$8$1$c2FsdA$aGFzaA",
-                                                 check=_password_hash_check),
+                                                 check=_password_hash_check, secret=True),
                         })),
     }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
@@ -426,7 +428,8 @@ class _Validator:
         if value is not None and spec.check is not None:
             message = spec.check(value)
             if message:
-                self.problem(path, node, f"{value!r} {message}")
+                shown = "the value" if spec.secret else repr(value)
+                self.problem(path, node, f"{shown} {message}")
         return value
 
     def scalar(self, raw: Any, spec: Key, path: str, node: yaml.Node) -> Any:
@@ -439,7 +442,7 @@ class _Validator:
             "port": isinstance(raw, int) and not isinstance(raw, bool),
         }[kind]
         if not ok:
-            shown = "nothing" if raw is None else f"{raw!r}"
+            shown = "nothing" if raw is None else "a value" if spec.secret else f"{raw!r}"
             self.problem(path, node, f"expected {_KIND_NAMES[kind]}, got {shown}")
             return spec.default if spec.default is not ... else None
         if kind == "port":

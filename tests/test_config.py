@@ -160,3 +160,37 @@ def test_oai_settings_and_library_urls(tmp_path: Path) -> None:
     for key in ("gateway.oai_namespace", "oai.page_size", "oai.token_lifetime_hours",
                 "oai.base_url", "libraries[0].url"):  # fmt: skip
         assert any(f" {key}:" in p for p in problems), (key, problems)
+
+
+def test_z3950_accounts_are_hashes_and_render_commented(tmp_path: Path) -> None:
+    """The example shows an account commented out (open access by default); a configured
+    account must hold a password hash, and a plain password is refused with its line."""
+    from gateway.passwords import hash_password, verify_password
+
+    text = render_config()
+    assert "  accounts: []\n  #   - user: thuvien-x\n" in text
+    assert load_config(_write(tmp_path, text)).values["z3950"]["accounts"] == []
+    good = hash_password("mật khẩu")
+    accounts = f"  accounts:\n    - user: thuvien-x\n      password_hash: '{good}'\n"
+    loaded = load_config(_write(tmp_path, text.replace("  accounts: []\n", accounts)))
+    [account] = loaded.values["z3950"]["accounts"]
+    assert verify_password("mật khẩu", account["password_hash"])
+    assert not verify_password("mat khau", account["password_hash"])
+    plain = accounts.replace(f"'{good}'", "hunter2")
+    [problem] = _problems(_write(tmp_path, text.replace("  accounts: []\n", plain)))
+    line = text.replace("  accounts: []\n", plain).splitlines().index(
+        "      password_hash: hunter2") + 1  # fmt: skip
+    assert f":{line}: z3950.accounts[0].password_hash:" in problem
+    assert "is not a password hash" in problem and "hunter2" not in problem
+
+
+def test_hash_password_command_reads_stdin(tmp_path: Path) -> None:
+    """``lienthong hash-password --stdin`` prints a hash that verifies, never the password."""
+    from gateway.passwords import verify_password
+
+    result = CliRunner().invoke(main, ["hash-password", "--stdin"], input="bí mật\n")
+    assert result.exit_code == 0, result.output
+    assert "bí mật" not in result.output
+    assert verify_password("bí mật", result.output.strip())
+    empty = CliRunner().invoke(main, ["hash-password", "--stdin"], input="")
+    assert empty.exit_code != 0

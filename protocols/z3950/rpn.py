@@ -37,8 +37,6 @@ from gateway.query import (
     standard_number_index,
 )
 
-# The SRU mapping's reading of a standard number's shape, so that an identifier search
-# finds the same records through both protocols.
 from .attributes import (
     COMPLETENESS,
     POSITIONS,
@@ -55,6 +53,7 @@ from .attributes import (
     UseAttribute,
     resolve_attributes,
 )
+from .codec import text_of
 from .errors import Diagnostic, Z3950Error
 
 __all__ = [
@@ -175,11 +174,11 @@ def map_rpn(
         if kind == "attrTerm":
             return map_term(body, attribute_set, encoding)
         if kind == "resultSet":
-            name = str(body)
+            name = text_of(body)  # decoded as the session keeps its set names
         elif kind == "resultAttr":
             # The attributes would narrow the set to records with that field; the set
             # itself is the nearest answer (Bath: lenient), and clients rarely send it.
-            name = str(body["resultSet"])
+            name = text_of(body["resultSet"])
         else:
             raise Z3950Error(Diagnostic.MALFORMED_QUERY, f"operand {kind}")
         numbers = result_sets(name)
