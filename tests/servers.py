@@ -51,9 +51,11 @@ class GatewayProcess(subprocess.Popen[str]):
     ``communicate()`` waits for the process and returns everything it wrote.
     """
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, *, unbuffered: bool = False) -> None:
         self.log = tempfile.TemporaryFile("w+", encoding="utf-8")
         env = dict(os.environ, PYTHONPATH=str(REPO))
+        if unbuffered:  # every line reaches the file as it is written, for output_so_far()
+            env["PYTHONUNBUFFERED"] = "1"
         super().__init__([sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
                          stdout=self.log, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
@@ -64,10 +66,19 @@ class GatewayProcess(subprocess.Popen[str]):
         self.log.close()
         return output, ""
 
+    def output_so_far(self) -> str:
+        """What the running process has written until now (complete for an unbuffered one).
 
-def start_gateway(args: list[str], cwd: Path) -> GatewayProcess:
+        ``pread`` leaves the file offset alone: the child writes through the same open file.
+        """
+        descriptor = self.log.fileno()
+        data = os.pread(descriptor, os.fstat(descriptor).st_size, 0)
+        return data.decode("utf-8", "replace")
+
+
+def start_gateway(args: list[str], cwd: Path, *, unbuffered: bool = False) -> GatewayProcess:
     """``python3 -m gateway ARGS`` as a child process (see :class:`GatewayProcess`)."""
-    return GatewayProcess(args, cwd)
+    return GatewayProcess(args, cwd, unbuffered=unbuffered)
 
 
 @contextlib.contextmanager
@@ -75,12 +86,30 @@ def running_gateway(args: list[str], folder: Path, endpoint: str) -> Iterator[st
     """``python3 -m gateway ARGS --http-port PORT`` on a free port, once /health lists
     ``endpoint``; yields ``http://127.0.0.1:PORT``. Stops it afterwards and fails if it
     printed a traceback."""
+    with _running(args, folder, endpoint, unbuffered=False) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def running_gateway_process(
+    args: list[str], folder: Path, endpoint: str
+) -> Iterator[tuple[str, GatewayProcess]]:
+    """As :func:`running_gateway`, yielding the process too, unbuffered, so that a test can
+    read its log while it runs (:meth:`GatewayProcess.output_so_far`)."""
+    with _running(args, folder, endpoint, unbuffered=True) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _running(
+    args: list[str], folder: Path, endpoint: str, *, unbuffered: bool
+) -> Iterator[tuple[str, GatewayProcess]]:
     port = free_port()
-    process = start_gateway([*args, "--http-port", str(port)], folder)
+    process = start_gateway([*args, "--http-port", str(port)], folder, unbuffered=unbuffered)
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert endpoint in health["endpoints"]
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]

@@ -573,3 +573,8 @@ def test_mapped_searches_find_records(vie_store: RecordStore) -> None:
 def test_call_number_search_finds_records(vie_store: RecordStore) -> None:
     """Koha's LC call number search (050 $a PL4378.6) finds the record."""
     assert "00236597" in found(vie_store, op("1=16 2=3 3=1 4=1 5=1 6=1", "PL4378.6"))
+
+
+def test_utf8_terms_in_a_marc8_session_are_read_as_utf8() -> None:
+    """A client that negotiated MARC-8 records but types UTF-8 terms still finds Nguyễn."""
+    assert decode_term("Nguyễn Du".encode(), TermEncoding.MARC8) == "Nguyễn Du"

@@ -92,12 +92,21 @@ _ANSEL = marc8_mapping.CODESETS[0x45]
 def decode_term(raw: bytes, encoding: TermEncoding) -> str:
     """The text of a term's bytes in the session's character set, NFC (Vietnamese-aware).
 
-    Invalid UTF-8 under negotiated UTF-8, bytes MARC-8 does not define, and control
-    characters are diagnostic 125 (Malformed search term): guessing would search for
+    Invalid UTF-8 under negotiated UTF-8, bytes that are neither MARC-8 nor UTF-8 under
+    negotiated MARC-8, and control characters are diagnostic 125 (Malformed search term): guessing would search for
     something the user did not type.
     """
     if encoding is TermEncoding.MARC8:
-        text = _decode_marc8(raw)
+        try:
+            text = _decode_marc8(raw)
+        except Z3950Error as not_marc8:
+            # Clients that negotiate MARC-8 for the records often still send the terms
+            # typed in UTF-8 (zoomsh without rpnCharset): bytes that are not MARC-8 but
+            # are valid UTF-8 can only mean that.
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise not_marc8 from None
     elif encoding is TermEncoding.UTF8:
         try:
             text = raw.decode("utf-8")
