@@ -16,7 +16,7 @@ from gateway.demo import DEMO_LIBRARIES, build_demo
 from gateway.passwords import hash_password
 from gateway.store import RecordStore, open_store
 from protocols.z3950.codec import Apdu, bits_of, decode_apdu, decode_value, encode_apdu, text_of
-from protocols.z3950.service import Reply, Session, SessionState, TargetSettings
+from protocols.z3950.service import Reply, Session, SessionState, TargetSettings, database_key
 from tests.z3950_apdus import (
     GRS1,
     OPAC,
@@ -46,7 +46,11 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordStore
 
 
 SETTINGS = TargetSettings(
-    databases={"default": None, **{lib.id: lib.id for lib in DEMO_LIBRARIES}},
+    databases={
+        "default": None,
+        **{database_key(lib.id): lib.id for lib in DEMO_LIBRARIES},
+        **{database_key(lib.name): lib.id for lib in DEMO_LIBRARIES},
+    },  # fmt: skip
     library_names={lib.id: lib.name for lib in DEMO_LIBRARIES},
 )
 
@@ -211,7 +215,8 @@ def test_search_counts_and_piggybacks_by_the_set_bounds(demo_store: RecordStore)
 
 
 def test_member_library_databases_scope_the_search(demo_store: RecordStore) -> None:
-    """Each member library is a database; several are their union; unknown ones are 235."""
+    """Each member library is a database, named by id or by name (marks optional);
+    several are their union; unknown ones are 235."""
     session = opened(demo_store)
     counts = {}
     for database in ("Default", "dlk-tinh", "DLK-KRONGPAC", "thpt-ntmk"):
@@ -220,6 +225,9 @@ def test_member_library_databases_scope_the_search(demo_store: RecordStore) -> N
     assert counts["Default"] == counts["dlk-tinh"] + counts["DLK-KRONGPAC"] + counts["thpt-ntmk"]
     _, both, _ = answer(session, search(term(1016, "kieu"), databases=("dlk-tinh", "thpt-ntmk")))
     assert both["resultCount"] == counts["dlk-tinh"] + counts["thpt-ntmk"]
+    for name in ("Thư viện tỉnh Đắk Lắk", "thu vien  tinh dak lak"):
+        _, value, _ = answer(session, search(term(1016, "kieu"), databases=(name,)))
+        assert value["resultCount"] == counts["dlk-tinh"]
     _, value, _ = answer(session, search(KIEU, databases=("nowhere",)))
     assert value["searchStatus"] is False and diagnostic(value["records"]) == (235, "nowhere")
 

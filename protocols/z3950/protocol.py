@@ -21,7 +21,7 @@ from .ber import Framer
 from .codec import decode_apdu, encode_apdu, wire_text
 from .errors import CloseReason, ProtocolViolation
 from .records import RenderCache
-from .service import Session, TargetSettings
+from .service import Session, TargetSettings, database_key
 
 if TYPE_CHECKING:
     from gateway.endpoints import GatewayContext
@@ -188,7 +188,9 @@ def settings_from(context: GatewayContext) -> TargetSettings:
     section = context.config.values["z3950"]
     libraries = context.config.libraries
     databases: dict[str, str | None] = {"default": None}
-    databases.update({library.id.lower(): library.id for library in libraries})
+    for library in libraries:  # by id, and by name with or without its marks
+        databases[database_key(library.name)] = library.id
+        databases[database_key(library.id)] = library.id
     return TargetSettings(
         max_result_sets=section["max_result_sets"],
         max_present=section["max_present"],

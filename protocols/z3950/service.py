@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from crosswalks.vietnamese import fold
 from gateway import __version__
 from gateway.indexing import heading_sort
 from gateway.passwords import verify_password
@@ -43,7 +44,7 @@ from .records import (
 )
 from .rpn import TermEncoding, map_rpn, map_scan_term, map_sort
 
-__all__ = ["TargetSettings", "Session", "SessionState", "Reply", "TRANSITIONS"]
+__all__ = ["TargetSettings", "Session", "SessionState", "Reply", "TRANSITIONS", "database_key"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class TargetSettings:
     max_message_size: int = 8 * 1024 * 1024
     #: user id -> password hash; empty means open access.
     accounts: Mapping[str, str] = field(default_factory=dict)
-    #: lower-case database name -> member library id (None: the union catalogue).
+    #: database_key(name) -> member library id (None: the union catalogue).
     databases: Mapping[str, str | None] = field(default_factory=lambda: {"default": None})
     library_names: Mapping[str, str] = field(default_factory=dict)
     implementation_name: str = "lienthong Z39.50 target"
@@ -104,6 +105,12 @@ class ResultSet:
     database: str  #: the database name as the client gave it (returned with records)
     #: The first records in order, without MARC (a snapshot taken at search time).
     first: list[StoredRecord] = field(default_factory=list)
+
+
+def database_key(name: str) -> str:
+    """How database names compare: case, Vietnamese marks and spacing ignored, so that
+    "Thư viện tỉnh Đắk Lắk", "thu vien tinh dak lak" and an id all name their library."""
+    return " ".join(fold(name).split())
 
 
 def _diag_record(error: Z3950Error) -> dict[str, Any]:
@@ -318,7 +325,7 @@ class Session:
         union = False
         for raw in names:
             shown = text_of(raw)
-            key = shown.strip().lower()
+            key = database_key(shown)
             if key not in self.settings.databases:
                 raise Z3950Error(Diagnostic.DATABASE_DOES_NOT_EXIST, shown[:100])
             source = self.settings.databases[key]
