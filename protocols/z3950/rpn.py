@@ -93,8 +93,8 @@ def decode_term(raw: bytes, encoding: TermEncoding) -> str:
     """The text of a term's bytes in the session's character set, NFC (Vietnamese-aware).
 
     Invalid UTF-8 under negotiated UTF-8, bytes that are neither MARC-8 nor UTF-8 under
-    negotiated MARC-8, and control characters are diagnostic 125 (Malformed search term): guessing would search for
-    something the user did not type.
+    negotiated MARC-8, and control characters are diagnostic 125 (Malformed search term):
+    guessing would search for something the user did not type.
     """
     if encoding is TermEncoding.MARC8:
         try:
