@@ -471,6 +471,14 @@ class _Validator:
                 self.problem(f"endpoints.{name}", _find(root, "endpoints", name),
                              f"{ENDPOINT_SPECS[name].title} is not part of this version of "
                              "lienthong yet; set it to false")  # fmt: skip
+        users: set[str] = set()
+        for i, account in enumerate((values.get("z3950") or {}).get("accounts") or []):
+            user = account.get("user")
+            if user in users:
+                self.problem(f"z3950.accounts[{i}].user",
+                             _find(root, "z3950", "accounts", i, "user"),
+                             f"user {user!r} is listed twice")  # fmt: skip
+            users.add(user)
         server = values.get("server") or {}
         ports: dict[int, str] = {}
         for key in ("http_port", "z3950_port", "sip2_port"):

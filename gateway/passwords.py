@@ -35,13 +35,22 @@ def hash_password(password: str) -> str:
     return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
+_MAX_MEMORY = 256 * 1024 * 1024  # what one verification may use (scrypt needs 128*r*N)
+
+
 def is_password_hash(text: str) -> bool:
-    """True when ``text`` has the hash format (and sane scrypt parameters)."""
+    """True when ``text`` has the hash format with parameters a login can afford (memory
+    within the verification's limit, at most 4-way parallel), a salt of at least 16
+    bytes and a 32-byte digest: a truncated or weakened hash is refused at config check."""
     match = _FORMAT.match(text)
     if not match:
         return False
     n, r, p = (int(match.group(i)) for i in (1, 2, 3))
-    return n >= 2 and n & (n - 1) == 0 and n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16
+    if not (2**10 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 4):
+        return False
+    if 128 * r * n > _MAX_MEMORY // 2:
+        return False
+    return len(_unb64(match.group(4))) >= 16 and len(_unb64(match.group(5))) == 32
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -51,6 +60,9 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     n, r, p = (int(match.group(i)) for i in (1, 2, 3))
     expected = _unb64(match.group(5))
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=_unb64(match.group(4)), n=n, r=r,
-                            p=p, dklen=len(expected), maxmem=256 * 1024 * 1024)  # fmt: skip
+    try:
+        digest = hashlib.scrypt(password.encode("utf-8"), salt=_unb64(match.group(4)), n=n,
+                                r=r, p=p, dklen=len(expected), maxmem=_MAX_MEMORY)  # fmt: skip
+    except (ValueError, MemoryError):
+        return False
     return hmac.compare_digest(digest, expected)

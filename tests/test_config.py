@@ -194,3 +194,30 @@ def test_hash_password_command_reads_stdin(tmp_path: Path) -> None:
     assert verify_password("bí mật", result.output.strip())
     empty = CliRunner().invoke(main, ["hash-password", "--stdin"], input="")
     assert empty.exit_code != 0
+
+
+def test_z3950_accounts_listed_twice_are_refused(tmp_path: Path) -> None:
+    """A user id given twice would silently lose one password: it is a problem."""
+    from gateway.passwords import hash_password
+
+    good = hash_password("a")
+    accounts = "".join(f"    - user: kiosk\n      password_hash: '{good}'\n" for _ in range(2))
+    text = render_config().replace("  accounts: []\n", "  accounts:\n" + accounts)
+    [problem] = _problems(_write(tmp_path, text))
+    assert "z3950.accounts[1].user:" in problem and "listed twice" in problem
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AA",  # a 1-byte digest
+     "scrypt$16384$8$1$AA$" + "A" * 43,  # a 1-byte salt
+     "scrypt$262144$8$1$AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43,  # 256 MiB per login
+     "scrypt$16384$8$16$AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43,  # 16-way: seconds per login
+     "scrypt$1000$8$1$AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43],  # N not a power of two
+)  # fmt: skip
+def test_weak_or_unaffordable_hashes_are_not_hashes(stored: str) -> None:
+    """Hashes a login could not afford, or truncated ones, fail the format check, and
+    verifying against one is a refusal, never an exception."""
+    from gateway.passwords import is_password_hash, verify_password
+
+    assert not is_password_hash(stored) and not verify_password("x", stored)

@@ -166,3 +166,60 @@ def test_a_flood_of_pipelined_requests_is_cut_off(demo_store: RecordStore) -> No
     protocol.dataReceived(INIT * 100)
     [(name, value)] = replies(transport)
     assert (name, value["closeReason"]) == ("close", 4) and transport.disconnecting
+
+
+def test_a_client_that_does_not_read_is_not_answered_further(demo_store: RecordStore) -> None:
+    """While the transport's buffer is full (producer paused), queued requests wait; they
+    are answered when it drains, so a non-reading client cannot grow the server's memory."""
+    protocol, transport = connect(factory_for(demo_store, task.Clock()))
+    protocol.dataReceived(INIT)
+    replies(transport)
+    protocol.pauseProducing()
+    protocol.dataReceived(SEARCH + PRESENT)
+    assert transport.value() == b"" and len(protocol.queue) == 2
+    protocol.resumeProducing()
+    assert [name for name, _ in replies(transport)] == ["searchResponse", "presentResponse"]
+
+
+def test_silence_before_init_is_cut_short(demo_store: RecordStore) -> None:
+    """A connection that never sends Init holds its slot for INIT_TIMEOUT, not the full
+    idle timeout; once open, the idle timeout applies."""
+    from protocols.z3950.protocol import INIT_TIMEOUT
+
+    clock = task.Clock()
+    factory = factory_for(demo_store, clock, idle_timeout=600)
+    silent, silent_transport = connect(factory)
+    talker, talker_transport = connect(factory)
+    talker.dataReceived(INIT)
+    clock.advance(INIT_TIMEOUT + 1)
+    assert silent_transport.disconnecting and not talker_transport.disconnecting
+
+
+def test_a_connection_lost_mid_request_is_quiet(
+    demo_store: RecordStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer to a request whose client has gone is dropped without an error."""
+    pending: list[tuple[Any, tuple[Any, ...], defer.Deferred[Any]]] = []
+
+    def later(function: Any, *args: Any) -> defer.Deferred[Any]:
+        deferred: defer.Deferred[Any] = defer.Deferred()
+        pending.append((function, args, deferred))
+        return deferred
+
+    factory = factory_for(demo_store, task.Clock())
+    factory.in_thread = later
+    protocol, transport = connect(factory)
+    protocol.dataReceived(INIT)
+    protocol.connectionLost()
+    function, args, deferred = pending.pop()
+    deferred.callback(function(*args))
+    assert transport.value() == b"" and "failed" not in caplog.text and factory.sessions == 0
+
+
+def test_version_2_sessions_end_without_a_close(demo_store: RecordStore) -> None:
+    """Version 2 has no Close APDU: a v2 session that breaks the protocol is just dropped."""
+    protocol, transport = connect(factory_for(demo_store, task.Clock()))
+    protocol.dataReceived(encode_apdu(*init(versions={0, 1})))
+    assert [name for name, _ in replies(transport)] == ["initResponse"]
+    protocol.dataReceived(encode_apdu("initRequest", decode_apdu(INIT)[1]))  # a second Init
+    assert transport.value() == b"" and transport.disconnecting

@@ -577,4 +577,8 @@ def test_call_number_search_finds_records(vie_store: RecordStore) -> None:
 
 def test_utf8_terms_in_a_marc8_session_are_read_as_utf8() -> None:
     """A client that negotiated MARC-8 records but types UTF-8 terms still finds Nguyễn."""
-    assert decode_term("Nguyễn Du".encode(), TermEncoding.MARC8) == "Nguyễn Du"
+    for name in ("Nguyễn Du", "Lê Quý Đôn", "Bùi Giáng", "Ngô Tất Tố", "Hải"):
+        assert decode_term(name.encode(), TermEncoding.MARC8) == name
+    from crosswalks.marc8 import encode_marc8
+
+    assert decode_term(encode_marc8("Nguyễn Du"), TermEncoding.MARC8) == "Nguyễn Du"

@@ -246,13 +246,20 @@ def test_named_result_sets_and_their_use_as_operands(demo_store: RecordStore) ->
 
 
 def test_result_sets_per_session_are_capped(demo_store: RecordStore) -> None:
-    """More sets than max_result_sets is diagnostic 112; replacing one is always allowed."""
+    """Beyond max_result_sets the least recently used set is dropped (yaz-client names
+    every search's set anew, so its 21st search must still work); using a dropped set
+    is diagnostic 27, a never-made one 30."""
     session = opened(demo_store, TargetSettings(max_result_sets=2))
-    assert answer(session, search(KIEU, name="a"))[1]["searchStatus"]
-    assert answer(session, search(KIEU, name="b"))[1]["searchStatus"]
-    _, value, _ = answer(session, search(KIEU, name="c"))
-    assert diagnostic(value["records"])[0] == 112
-    assert answer(session, search(KIEU, name="a"))[1]["searchStatus"]
+    for name in ("a", "b"):
+        assert answer(session, search(KIEU, name=name))[1]["searchStatus"]
+    answer(session, present(1, 1, name="a"))  # "a" is now the most recently used
+    assert answer(session, search(KIEU, name="c"))[1]["searchStatus"]
+    assert list(session.result_sets) == ["a", "c"]
+    assert diagnostic(answer(session, present(1, 1, name="b"))[1]["records"])[0] == 27
+    assert diagnostic(answer(session, present(1, 1, name="z"))[1]["records"])[0] == 30
+    for n in range(30):
+        assert answer(session, search(KIEU, name=str(n)))[1]["searchStatus"]
+    assert len(session.result_sets) == 2
 
 
 @pytest.mark.parametrize(
@@ -377,6 +384,19 @@ def test_message_size_limits_the_records_per_response(demo_store: RecordStore) -
     session.exceptional_record_size = session.preferred_message_size = 300
     _, value, _ = answer(session, present(1, 2))
     first = value["records"][1][0]["record"]
+    assert first[0] == "surrogateDiagnostic" and first[1][1]["condition"] == 17
+
+
+def test_one_record_may_exceed_the_preferred_size(demo_store: RecordStore) -> None:
+    """As YAZ's server does: a record over the preferred size (not the exceptional) is
+    sent when it is the only one asked for, and is diagnostic 16 among several."""
+    session = opened(demo_store, preferred=4096, exceptional=1 << 20)
+    answer(session, search(KIEU))
+    session.preferred_message_size = 600
+    _, alone, _ = answer(session, present(1, 1, syntax=XML))
+    assert alone["records"][1][0]["record"][0] == "retrievalRecord"
+    _, several, _ = answer(session, present(1, 3, syntax=XML))
+    first = several["records"][1][0]["record"]
     assert first[0] == "surrogateDiagnostic" and first[1][1]["condition"] == 16
 
 
@@ -390,11 +410,31 @@ def test_scan_lists_headings_with_counts_around_the_term(demo_store: RecordStore
     entries = value["entries"]["entries"]
     assert value["scanStatus"] == 0 and value["numberOfEntriesReturned"] == len(entries) == 5
     first = entries[0][1]
-    assert text_of(first["displayTerm"]) == "Truyện Kiều" and first["globalOccurrences"] >= 10
+    assert first["term"] == ("general", "Truyện Kiều".encode()) and first["globalOccurrences"] >= 10
     assert value["positionOfTerm"] == 1
     _, value, _ = answer(session, scan(4, "truyen", count=5, position=3))
     assert value["positionOfTerm"] == 3
-    assert text_of(value["entries"]["entries"][2][1]["displayTerm"]) == "Truyện Kiều"
+    assert value["entries"]["entries"][2][1]["term"][1] == "Truyện Kiều".encode()
+    _, value, _ = answer(session, scan(4, "zzzzzz", count=5))
+    assert value["scanStatus"] == 5 and value["numberOfEntriesReturned"] == 0  # list's end
+    _, value, _ = answer(session, scan(4, "truyen", count=1000, position=500))
+    assert value["numberOfEntriesReturned"] <= 200 and value["scanStatus"] in (0, 5)
+
+
+def test_marc8_sessions_get_marc8_scan_terms_and_holdings(demo_store: RecordStore) -> None:
+    """Text outside the records is in the session's set too: MARC-8, not "?" for "ệ"."""
+    from crosswalks.marc8 import encode_marc8
+
+    session = opened(demo_store, charset="MARC-8")
+    _, value, _ = answer(session, scan(4, "truyen", count=1))
+    assert value["entries"]["entries"][0][1]["term"][1] == encode_marc8("Truyện Kiều")
+    answer(session, search(term(4, "truyen kieu")))
+    _, value, _ = answer(session, present(1, 1, syntax=OPAC))
+    opac = decode_value("OPACRecord", value["records"][1][0]["record"][1]["encoding"][1])
+    location = opac["holdingsData"][0][1]["localLocation"].encode("latin-1")
+    assert location == encode_marc8("Thư viện tỉnh Đắk Lắk")
+    _, value, _ = answer(session, search(term(1003, "Lê Bùi Ngô")))  # UTF-8 typed: read so
+    assert value["searchStatus"] is True
 
 
 @pytest.mark.parametrize(
@@ -450,3 +490,53 @@ def test_store_failures_close_the_session_cleanly(
     name, value, close = answer(session, search(KIEU))
     assert (name, value["closeReason"], close) == ("close", 2, True)
     assert "disk on fire" in caplog.text
+
+
+def test_replace_off_keeps_the_existing_set(demo_store: RecordStore) -> None:
+    """A search refused with 21 (set exists, replace off) leaves that set as it was."""
+    session = opened(demo_store)
+    total = answer(session, search(KIEU, name="keep"))[1]["resultCount"]
+    _, value, _ = answer(session, search(term(4, "zzz"), name="keep", replace=False))
+    assert diagnostic(value["records"])[0] == 21
+    _, value, _ = answer(session, present(total, 1, name="keep"))
+    assert value["numberOfRecordsReturned"] == 1
+
+
+def test_positions_and_statuses_follow_yaz(demo_store: RecordStore) -> None:
+    """nextResultSetPosition is 0 past the end and for no hits; a small set bigger than
+    max_present comes partially (partial-4); additionalRanges is 243; a failed sort into
+    a new name reports resultSetStatus none."""
+    session = opened(demo_store, TargetSettings(max_present=3))
+    _, none, _ = answer(session, search(term(4, "zzzzqqq")))
+    assert none["resultCount"] == 0 and none["nextResultSetPosition"] == 0
+    _, small, _ = answer(session, search(KIEU, small=100, large=101))
+    assert small["numberOfRecordsReturned"] == 3 and small["presentStatus"] == 4
+    total = small["resultCount"]
+    _, last, _ = answer(session, present(total, 1))
+    assert last["nextResultSetPosition"] == 0
+    apdu = present(1, 1)
+    apdu[1]["additionalRanges"] = [{"startingPosition": 2, "numberOfRecords": 1}]
+    assert diagnostic(answer(session, apdu)[1]["records"])[0] == 243
+    _, value, _ = answer(session, sort("default", "new", (4, 5)))
+    assert value["sortStatus"] == 2 and value["resultSetStatus"] == 4
+
+
+def test_a_proposal_of_other_sets_is_answered_none(demo_store: RecordStore) -> None:
+    """A client proposing only sets the target cannot serve is told "none" (and gets
+    UTF-8 records, as without negotiation), never a set it did not offer."""
+    session = Session(demo_store, SETTINGS)
+    _, value, _ = answer(session, init(charset="ISO-8859-1"))
+    information = value["otherInfo"][0]["information"][1]
+    kind, response = decode_value("CharSetandLanguageNegotiation", information["encoding"][1])
+    assert response["selectedCharSets"] == ("none", None)
+    assert response["recordsInSelectedCharSets"] is False
+
+
+def test_result_set_names_in_any_charset_stay_distinct(demo_store: RecordStore) -> None:
+    """Names are kept as sent: two Latin-1 names that UTF-8 cannot read do not collide."""
+    session = opened(demo_store)
+    for name in ("\xe1a", "\xe2a"):
+        apdu = search(KIEU)
+        apdu[1]["resultSetName"] = name
+        answer(session, apdu)
+    assert {"\xe1a", "\xe2a"} <= set(session.result_sets)

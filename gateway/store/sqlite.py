@@ -96,7 +96,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
 );
 """
 
-_RECORD_COLUMNS = "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, marc"
+_HEADER_COLUMNS = "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, NULL"
+_RECORD_COLUMNS = _HEADER_COLUMNS.removesuffix("NULL") + "marc"
 
 
 class SQLiteStore(RecordStore):
@@ -380,7 +381,7 @@ class SQLiteStore(RecordStore):
     def fetch(self, numbers: Sequence[int], *, metadata: bool = True) -> list[StoredRecord]:
         if not numbers:
             return []
-        columns = _RECORD_COLUMNS if metadata else _RECORD_COLUMNS.replace("marc", "NULL")
+        columns = _RECORD_COLUMNS if metadata else _HEADER_COLUMNS
         rows = (
             self._connection()
             .execute(
@@ -520,6 +521,8 @@ class SQLiteStore(RecordStore):
         if index is Index.DATE:
             if not (origin.isascii() and origin.isdigit()):
                 origin = "0"
+            elif len(origin) > 9:  # beyond any year (and SQLite's integers): the list's end
+                origin = "999999999"
             sql = (f"SELECT year, year, count(*) FROM records WHERE deleted = 0 {in_records}"
                    f"AND year {op} ? GROUP BY year ORDER BY year {direction} LIMIT ?")  # fmt: skip
             params: tuple[object, ...] = (*of_source, int(origin), limit)

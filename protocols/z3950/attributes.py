@@ -12,10 +12,9 @@ than 1-6 is 113, an attribute set other than Bib-1 is 121.
 What the store indexes (``gateway.indexing``) decides the use table: 1XX/7XX names are the
 author index, 130/240/245/246/4XX/7XX/8XX titles the title index, 6XX the subject index, 001,
 010 $a and 035 $a the control-number index, every other text field (notes, places, 852
-holdings) only the "any" index. Classification numbers (050/082/090) are in no index yet
-(indexing.py indexes 0XX fields as "other" text only for 020-028), so Dewey and LC call
-number searches run on the "any" words: they find nothing until those tags are indexed,
-and then they work unchanged.
+holdings) only the "any" index. Classification and call numbers (050/060/080/082/084/090
+...) have no index of their own but are among the "any" words, so Dewey and LC call number
+searches are phrase searches there.
 """
 
 from __future__ import annotations
@@ -115,7 +114,7 @@ USE_ATTRIBUTES: dict[int, UseAttribute] = {
     12: UseAttribute("local-number", Index.CONTROL_NUMBER),  # 001, 010 $a, 035 $a
     1007: UseAttribute("identifier-standard", Index.CONTROL_NUMBER, Hint.STANDARD_IDENTIFIER),
     1211: UseAttribute("oclc-number", Index.CONTROL_NUMBER, Hint.OCLC),  # 035 $a (OCoLC)
-    # Classification: see the module docstring (not indexed yet; "any" words).
+    # Classification: see the module docstring (phrases among the "any" words).
     13: UseAttribute("dewey-classification", Index.ANY, Hint.CALL_NUMBER),
     16: UseAttribute("lc-call-number", Index.ANY, Hint.CALL_NUMBER),
     # Dates: the record's year (008/07-10, else 260/264 $c).

@@ -4,8 +4,9 @@ TCP hands the target bytes in pieces that have nothing to do with APDU boundarie
 APDUs in one read, one APDU over many. An APDU's extent comes only from its outer BER
 header, which may give a definite length or, as YAZ clients sometimes send, an indefinite
 one (contents closed by an end-of-contents octet pair, found by walking the nested TLVs).
-asn1tools decodes only definite lengths, so :func:`definite_lengths` rewrites an APDU
-that used indefinite ones (anywhere inside) before it is decoded.
+asn1tools decodes indefinite lengths except inside an ANY (the contents of an EXTERNAL's
+single-ASN1-type), so :func:`definite_lengths` rewrites an APDU that fails to decode and
+used them, and the codec tries again.
 
 Everything here is bounded: the declared or accumulated size of one APDU
 (``max_pdu_size``), the nesting depth and the header sizes, so that a lying length, a
@@ -67,26 +68,28 @@ def _header(data: bytes | bytearray, pos: int, end: int) -> tuple[int, int | Non
     return pos + count, length, constructed
 
 
-def _element_end(data: bytes | bytearray, pos: int, end: int, limit: int) -> int | None:
-    """End offset of the TLV at ``pos``, or None when more bytes are needed.
+def _walk(
+    data: bytes | bytearray, pos: int, depth: int, end: int, limit: int
+) -> tuple[int | None, int, int]:
+    """Walk the TLVs of the element starting at offset 0 of ``data``, from ``pos`` with
+    ``depth`` indefinite elements open; return (its end or None, pos, depth).
 
-    A definite length gives the end at once. An indefinite one means walking the
+    A definite length gives an element's end at once. An indefinite one means walking the
     contents: definite children are skipped by their length, indefinite ones opened, and
-    each closed by its end-of-contents pair. The walk keeps an explicit count of open
-    elements, so nesting costs no Python recursion; ``limit`` caps the element's size.
+    each closed by its end-of-contents pair. When more bytes are needed the walk returns
+    where it stopped, so the next read resumes there instead of starting over (a client
+    trickling a large APDU costs each byte once). ``limit`` caps the element's size.
     """
-    start = pos
-    depth = 0  # open indefinite elements
     while True:
         if depth and data[pos : pos + 2] == b"\x00\x00":
             pos += 2
             depth -= 1
         else:
             if depth and pos + 1 >= end:
-                return None  # cannot yet tell an end-of-contents pair from a header
+                return None, pos, depth  # cannot yet tell end-of-contents from a header
             header = _header(data, pos, end)
             if header is None:
-                return None
+                return None, pos, depth
             contents, length, _constructed = header
             if length is None:
                 if depth >= MAX_DEPTH:
@@ -94,17 +97,17 @@ def _element_end(data: bytes | bytearray, pos: int, end: int, limit: int) -> int
                 depth += 1
                 pos = contents
             else:
-                if contents + length - start > limit:
+                if contents + length > limit:
                     raise ProtocolViolation(
-                        f"APDU of {contents + length - start} bytes exceeds the limit of {limit}"
+                        f"APDU of {contents + length} bytes exceeds the limit of {limit}"
                     )
                 if contents + length > end:
-                    return None
+                    return None, pos, depth
                 pos = contents + length
-        if pos - start > limit:
+        if pos > limit:
             raise ProtocolViolation(f"APDU exceeds the limit of {limit} bytes")
         if not depth:
-            return pos
+            return pos, pos, 0
 
 
 def _length_octets(length: int) -> bytes:
@@ -179,6 +182,8 @@ class Framer:
     def __init__(self, max_pdu_size: int) -> None:
         self.max_pdu_size = max_pdu_size
         self._buffer = bytearray()
+        self._position = 0  # where the walk of the APDU being received resumes
+        self._depth = 0
 
     @property
     def pending(self) -> int:
@@ -193,11 +198,14 @@ class Framer:
             first = self._buffer[0]
             if first & 0xE0 != 0xA0:  # every APDU is a context-specific constructed tag
                 raise ProtocolViolation(f"bytes that are not a Z39.50 APDU (0x{first:02x})")
-            found = _element_end(self._buffer, 0, len(self._buffer), self.max_pdu_size)
+            found, self._position, self._depth = _walk(
+                self._buffer, self._position, self._depth, len(self._buffer), self.max_pdu_size
+            )
             if found is None:
                 if len(self._buffer) > self.max_pdu_size:
                     raise ProtocolViolation(f"APDU exceeds the limit of {self.max_pdu_size} bytes")
                 break
             pdus.append(bytes(self._buffer[:found]))
             del self._buffer[:found]
+            self._position = self._depth = 0
         return pdus

@@ -3,8 +3,8 @@
 A client proposes character sets inside the InitRequest's otherInfo; the target picks one
 and says so in the InitResponse, after which terms and records are in that set. Without
 it, a Bath level-0 client assumes Latin-1 terms, and copy cataloguers get mojibake, so
-this target always answers a proposal: UTF-8 unless the client proposed MARC-8 and not
-UTF-8 (older MARC clients), since UTF-8 is the only set that carries Vietnamese whole.
+this target always answers a proposal: UTF-8 when proposed (the only set that carries
+Vietnamese whole), else MARC-8 for older MARC clients that proposed it.
 
 Proposals name a set in one of two ways, both handled: ISO 10646 with an encoding level
 OID (UTF-8 is ``1.0.10646.1.0.8``), or YAZ's private form, an EXTERNAL
@@ -38,13 +38,15 @@ class Negotiation:
     languages: tuple[str, ...]
 
     @property
-    def chosen(self) -> RecordCharset:
-        """The target's choice: MARC-8 only for a client that proposed it and not UTF-8."""
-        if any(name in _MARC8_NAMES for name in self.charsets) and not any(
-            name in _UTF8_NAMES for name in self.charsets
-        ):
+    def chosen(self) -> RecordCharset | None:
+        """The target's choice among the proposed sets: UTF-8, else MARC-8; None when the
+        client proposed neither (it is then told "none", and gets UTF-8 as without
+        negotiation: the target will not claim a set the client did not offer)."""
+        if any(name in _UTF8_NAMES for name in self.charsets):
+            return RecordCharset.UTF8
+        if any(name in _MARC8_NAMES for name in self.charsets):
             return RecordCharset.MARC8
-        return RecordCharset.UTF8
+        return None
 
 
 def read_proposal(other_info: list[dict[str, Any]] | None) -> Negotiation | None:
@@ -81,14 +83,19 @@ def _charset_name(proposed: tuple[str, Any]) -> str:
 
 def negotiation_response(negotiation: Negotiation) -> dict[str, Any]:
     """The otherInfo entry that answers ``negotiation``: the chosen set, records in it."""
-    if negotiation.chosen is RecordCharset.UTF8:
-        selected: tuple[str, Any] = ("iso10646", {"encodingLevel": UTF8_ENCODING_LEVEL})
-    else:
+    chosen = negotiation.chosen
+    selected: tuple[str, Any]
+    if chosen is RecordCharset.UTF8:
+        selected = ("iso10646", {"encodingLevel": UTF8_ENCODING_LEVEL})
+    elif chosen is RecordCharset.MARC8:
         selected = ("private", ("externallySpecified",
                                 external(YAZ_PRIVATE_CHARSET, octets=b"MARC-8")))  # fmt: skip
-    response: dict[str, Any] = {"selectedCharSets": selected, "recordsInSelectedCharSets": True}
+    else:
+        selected = ("none", None)
+    response: dict[str, Any] = {"selectedCharSets": selected,
+                                "recordsInSelectedCharSets": chosen is not None}  # fmt: skip
     if negotiation.languages:
-        chosen = "vie" if "vie" in negotiation.languages else negotiation.languages[0]
-        response["selectedLanguage"] = chosen
+        language = "vie" if "vie" in negotiation.languages else negotiation.languages[0]
+        response["selectedLanguage"] = language
     body = encode_value("CharSetandLanguageNegotiation", ("response", response))
     return {"information": ("externallyDefinedInfo", external(NEGOTIATION_OID, asn1=body))}

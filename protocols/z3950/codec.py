@@ -88,19 +88,41 @@ def decode_apdu(data: bytes) -> Apdu:
         raise ProtocolViolation(f"{UNSUPPORTED_APDUS[number]} is not supported by this target")
     if number not in APDU_TAGS:
         raise ProtocolViolation(f"unknown APDU (tag {number if number is not None else '?'})")
+    what = APDU_TAGS[number]
     try:
-        name, value = SPEC.decode("PDU", data)
-    except (asn1tools.Error, ValueError, IndexError, TypeError) as exc:
-        if b"\x80" in data:  # perhaps indefinite lengths inside: rewrite and retry
+        try:
+            name, value = SPEC.decode("PDU", data)
+        except (asn1tools.Error, ValueError, IndexError, TypeError) as exc:
+            if b"\x80" not in data:
+                raise ProtocolViolation(f"malformed {what}: {_reason(exc)}") from None
+            # asn1tools reads indefinite lengths except inside an ANY: rewrite and retry.
             try:
                 name, value = SPEC.decode("PDU", definite_lengths(data))
-                return name, value
-            except (asn1tools.Error, ValueError, IndexError, TypeError, ProtocolViolation):
-                pass
-        raise ProtocolViolation(f"malformed {APDU_TAGS[number]}: {_reason(exc)}") from None
+            except (asn1tools.Error, ValueError, IndexError, TypeError):
+                raise ProtocolViolation(f"malformed {what}: {_reason(exc)}") from None
     except RecursionError:
-        raise ProtocolViolation(f"{APDU_TAGS[number]} is nested too deeply") from None
+        raise ProtocolViolation(f"{what} is nested too deeply") from None
+    _check_integers(value, what)
     return name, value
+
+
+#: INTEGER values beyond this are lies (no count, position or size is that large), and
+#: Python refuses to print integers of over 4,300 digits, which diagnostics would need.
+_INTEGER_LIMIT = 2**63
+
+
+def _check_integers(value: Any, what: str) -> None:
+    """Refuse an APDU carrying an INTEGER outside 64 bits (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int):
+            if not -_INTEGER_LIMIT <= item < _INTEGER_LIMIT:
+                raise ProtocolViolation(f"an INTEGER out of range in {what}")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def _reason(exc: Exception) -> str:

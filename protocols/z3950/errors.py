@@ -9,8 +9,10 @@ with a Close carrying a :class:`CloseReason`.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
-__all__ = ["Diagnostic", "Z3950Error", "CloseReason", "ProtocolViolation", "BIB1_DIAGNOSTICS"]
+__all__ = ["Diagnostic", "Z3950Error", "CloseReason", "ProtocolViolation", "BIB1_DIAGNOSTICS",
+           "diagnostic_record", "close_apdu"]  # fmt: skip
 
 #: OID of the Bib-1 diagnostic set, named in every DefaultDiagFormat record.
 BIB1_DIAGNOSTICS = "1.2.840.10003.4.1"
@@ -37,6 +39,8 @@ class Diagnostic(IntEnum):
     EXCEEDS_PREFERRED_MESSAGE_SIZE = 16, "Record exceeds Preferred-message-size"
     EXCEEDS_EXCEPTIONAL_RECORD_SIZE = 17, "Record exceeds Exceptional-record-size"
     RESULT_SET_EXISTS = 21, "Result set exists and replace indicator off"
+    RESULT_SET_DELETED_BY_TARGET = (
+        27, "Result set no longer exists - unilaterally deleted by target")  # fmt: skip
     DATABASE_COMBINATION = 23, "Specified combination of databases not supported"
     ELEMENT_SET_NOT_VALID = 25, "Specified element set name not valid for specified database"
     RESULT_SET_DOES_NOT_EXIST = 30, "Specified result set does not exist"
@@ -70,6 +74,7 @@ class Diagnostic(IntEnum):
     ILLEGAL_SORT_RELATION = 214, "Illegal sort relation"
     ILLEGAL_CASE_VALUE = 215, "Illegal case value"
     SORT_TOO_MANY_INPUT_RESULTS = 230, "Sort: too many input results"
+    ADDITIONAL_RANGES_UNSUPPORTED = 243, "Present: additional-ranges parameter not supported"
     SCAN_POSITION_UNSUPPORTED = 233, "Scan: unsupported value of position-in-response"
     DATABASE_DOES_NOT_EXIST = 235, "Database does not exist"
     ILLEGAL_SORT = 237, "Sort: illegal sort"
@@ -119,3 +124,24 @@ class ProtocolViolation(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def _wire(text: str, limit: int) -> str:
+    """Text as asn1tools carries an InternationalString: UTF-8 bytes, one char per byte."""
+    return text[:limit].encode("utf-8", "replace").decode("latin-1")
+
+
+def diagnostic_record(error: Z3950Error, *, version2: bool = False) -> dict[str, Any]:
+    """The Bib-1 DefaultDiagFormat of ``error``: what every diagnostic looks like on the
+    wire. Version 2 has only the VisibleString form of addinfo (ASCII)."""
+    if version2:
+        addinfo = ("v2Addinfo", error.addinfo[:500].encode("ascii", "replace").decode("ascii"))
+    else:
+        addinfo = ("v3Addinfo", _wire(error.addinfo, 500))
+    return {"diagnosticSetId": BIB1_DIAGNOSTICS, "condition": int(error.diagnostic),
+            "addinfo": addinfo}  # fmt: skip
+
+
+def close_apdu(reason: CloseReason, message: str) -> tuple[str, dict[str, Any]]:
+    """A Close APDU with ``reason`` and a message saying why (never request data)."""
+    return "close", {"closeReason": int(reason), "diagnosticInformation": _wire(message, 300)}

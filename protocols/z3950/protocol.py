@@ -14,14 +14,16 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from .ber import Framer
-from .codec import decode_apdu, encode_apdu, wire_text
-from .errors import CloseReason, ProtocolViolation
+from .codec import decode_apdu, encode_apdu
+from .errors import CloseReason, ProtocolViolation, close_apdu
 from .records import RenderCache
-from .service import Session, TargetSettings, database_key
+from .service import Session, SessionState, TargetSettings, database_key
 
 if TYPE_CHECKING:
     from gateway.endpoints import GatewayContext
@@ -31,16 +33,20 @@ __all__ = ["Z3950Factory", "Z3950Protocol", "build", "settings_from"]
 _LOG = logging.getLogger(__name__)
 #: APDUs one connection may have waiting behind the one being answered.
 MAX_QUEUED = 64
+#: Seconds a connection may stay silent before its Init (then idle_timeout applies).
+INIT_TIMEOUT = 60
+#: Seconds a closed connection may take to read its last bytes before it is cut.
+ABORT_AFTER = 10
 
 
-def _close_bytes(reason: CloseReason, message: str) -> bytes:
-    return encode_apdu(
-        "close", {"closeReason": int(reason), "diagnosticInformation": wire_text(message)}
-    )
-
-
+@implementer(IPushProducer)
 class Z3950Protocol(Protocol):
-    """One client connection."""
+    """One client connection.
+
+    It is the transport's producer: while the client does not read what it was sent, the
+    transport pauses it and no further request is answered, so a client that pipelines
+    Presents and never reads costs a bounded buffer, not the server's memory.
+    """
 
     def __init__(self, factory: Z3950Factory) -> None:
         self.factory = factory
@@ -48,6 +54,7 @@ class Z3950Protocol(Protocol):
         self.framer = Framer(factory.max_request_size)
         self.queue: deque[bytes] = deque()
         self.busy = False
+        self.paused = False
         self.closing = False
         self.idle: Any = None  #: the IDelayedCall of the idle timeout
         self.peer = ""
@@ -71,13 +78,31 @@ class Z3950Protocol(Protocol):
         set_keepalive = getattr(self.transport, "setTcpKeepAlive", None)
         if set_keepalive is not None:
             set_keepalive(1)
+        self._wire.registerProducer(self, True)
         self._arm()
 
+    # -- IPushProducer: the transport's buffer is full / has drained ----------------------
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self._next()
+
+    def stopProducing(self) -> None:
+        self.closing = True
+
+    # -- timers -----------------------------------------------------------------------
     def _arm(self) -> None:
+        """(Re)start the idle timer: short until Init, idle_timeout once the session is
+        open, so that connections that never say anything do not hold session slots."""
+        opened = self.session is not None and self.session.state is SessionState.OPEN
+        timeout = self.factory.idle_timeout if opened else min(self.factory.idle_timeout,
+                                                               INIT_TIMEOUT)  # fmt: skip
         if self.idle is not None and self.idle.active():
-            self.idle.reset(self.factory.idle_timeout)
+            self.idle.reset(timeout)
         else:
-            self.idle = self.factory.reactor.callLater(self.factory.idle_timeout, self._timeout)
+            self.idle = self.factory.reactor.callLater(timeout, self._timeout)
 
     def _timeout(self) -> None:
         if self.busy:  # a request is still being answered: wait for it
@@ -85,6 +110,7 @@ class Z3950Protocol(Protocol):
             return
         self._end(CloseReason.LACK_OF_ACTIVITY, "session idle for too long")
 
+    # -- requests ---------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
         if self.closing or self.session is None:
             return
@@ -102,33 +128,22 @@ class Z3950Protocol(Protocol):
         self._next()
 
     def _next(self) -> None:
-        if self.busy or self.closing or not self.queue:
+        if self.busy or self.paused or self.closing or not self.queue or self.session is None:
             return
         self.busy = True
         pdu = self.queue.popleft()
-        deferred = self.factory.in_thread(self._answer, pdu)
+        deferred = self.factory.in_thread(_answer, self.session, pdu)
         deferred.addCallbacks(self._send, self._failed)
-
-    def _answer(self, pdu: bytes) -> tuple[bytes, bool]:
-        """Decode, answer and encode one APDU (in the thread pool)."""
-        assert self.session is not None
-        try:
-            apdu = decode_apdu(pdu)
-        except ProtocolViolation as violation:
-            reply = self.session.close_reply(violation.reason, violation.message)
-        else:
-            reply = self.session.handle(apdu)
-        return b"".join(encode_apdu(name, value) for name, value in reply.apdus), reply.close
 
     def _send(self, answer: tuple[bytes, bool]) -> None:
         self.busy = False
         data, close = answer
         if self.closing:
             return
+        self._arm()
         self._wire.write(data)
         if close:
-            self.closing = True
-            self._wire.loseConnection()
+            self._drop()
             return
         self._next()
 
@@ -137,13 +152,24 @@ class Z3950Protocol(Protocol):
         _LOG.error("Z39.50 session from %s failed: %s", self.peer, failure.getErrorMessage())
         self._end(CloseReason.SYSTEM_PROBLEM, "internal error")
 
+    # -- the end ----------------------------------------------------------------------
     def _end(self, reason: CloseReason, message: str) -> None:
-        """Send a Close and drop the connection once it is written."""
+        """Send a Close (version 3; a version-2 session just ends) and drop the line."""
         if self.closing:
             return
+        if self.session is None or self.session.version >= 3:
+            self._wire.write(encode_apdu(*close_apdu(reason, message)))
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close once what was written is sent; abort if the peer does not read it soon."""
         self.closing = True
-        self._wire.write(_close_bytes(reason, message))
         self._wire.loseConnection()
+        self.factory.reactor.callLater(ABORT_AFTER, self._abort)
+
+    def _abort(self) -> None:
+        if self.transport is not None and self.transport.connected:  # type: ignore[attr-defined]
+            self._wire.abortConnection()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         self.closing = True
@@ -152,6 +178,18 @@ class Z3950Protocol(Protocol):
         if self.session is not None:
             self.factory.sessions -= 1
             self.session = None
+
+
+def _answer(session: Session, pdu: bytes) -> tuple[bytes, bool]:
+    """Decode, answer and encode one APDU (in the thread pool; the session is passed in,
+    so a connection lost meanwhile changes nothing here)."""
+    try:
+        apdu = decode_apdu(pdu)
+    except ProtocolViolation as violation:
+        reply = session.close_reply(violation.reason, violation.message)
+    else:
+        reply = session.handle(apdu)
+    return b"".join(encode_apdu(name, value) for name, value in reply.apdus), reply.close
 
 
 class Z3950Factory(Factory):

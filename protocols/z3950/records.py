@@ -19,16 +19,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pymarc.marc8 import MARC8ToUnicode
+
 from crosswalks.formats import RecordFormat, render
 from crosswalks.iso2709 import RecordTooLong
+from crosswalks.marc8 import encode_marc8
 from gateway.record import Item, StoredRecord
 
-from .codec import encode_value, external, wire_text
+from .codec import encode_value, external
 from .errors import Diagnostic, Z3950Error
 
 __all__ = ["RecordSyntax", "ElementSet", "RecordCharset", "SYNTAX_NAMES", "Retrieval",
-           "RenderCache", "retrieval_record", "retrieval_records", "element_set",
-           "record_syntax"]  # fmt: skip
+           "RenderCache", "SERVED_SYNTAXES", "retrieval_record", "retrieval_records",
+           "element_set", "record_syntax", "encode_text", "decode_text", "wire_in"]  # fmt: skip
 
 
 class RecordSyntax(StrEnum):
@@ -63,6 +66,33 @@ class RecordCharset(StrEnum):
 
     UTF8 = "utf-8"
     MARC8 = "marc-8"
+
+
+SERVED_SYNTAXES = frozenset(syntax.value for syntax in RecordSyntax)
+
+
+def encode_text(text: str, charset: RecordCharset) -> bytes:
+    """Text the target sends outside the records themselves (scan terms, OPAC holdings)
+    in the session's character set: MARC-8 clients get MARC-8, never "?" for "ễ"."""
+    return encode_marc8(text) if charset is RecordCharset.MARC8 else text.encode("utf-8")
+
+
+def decode_text(raw: str | bytes, charset: RecordCharset) -> str:
+    """A name the client sent (database, result set) as text: UTF-8 when it is valid UTF-8
+    (whatever was negotiated: clients often send names as typed), else MARC-8 in a MARC-8
+    session, else with undecodable bytes replaced."""
+    data = raw.encode("latin-1") if isinstance(raw, str) else bytes(raw)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if charset is RecordCharset.MARC8:
+            return str(MARC8ToUnicode(quiet=True).translate(data))
+        return data.decode("utf-8", "replace")
+
+
+def wire_in(text: str, charset: RecordCharset) -> str:
+    """:func:`encode_text` for an InternationalString field (one char per byte)."""
+    return encode_text(text, charset).decode("latin-1")
 
 
 def record_syntax(oid: str | None) -> str:
@@ -175,6 +205,10 @@ def retrieval_records(
     ``records`` may come without their MARC; only those missing from ``cache`` are
     fetched whole (one ``fetch`` call) and rendered.
     """
+    if how.syntax not in SERVED_SYNTAXES:  # no record needs fetching to say so
+        unsupported = Z3950Error(Diagnostic.RECORD_SYNTAX_UNSUPPORTED,
+                                 SYNTAX_NAMES.get(how.syntax, how.syntax))  # fmt: skip
+        return [unsupported for _ in records]
     keys = [RenderCache.key(stored, how) for stored in records]
     found: list[dict[str, Any] | Z3950Error | None] = [cache.get(key) for key in keys]
     missing = [stored.number for stored, hit in zip(records, found, strict=True) if hit is None]
@@ -216,23 +250,23 @@ def _opac(stored: StoredRecord, how: Retrieval, brief: bool) -> dict[str, Any]:
 
 def _holding(item: Item, how: Retrieval) -> dict[str, Any]:
     """One copy: the library (NUC code = library id), location, call number, availability."""
-    encoding = "utf-8" if how.charset is RecordCharset.UTF8 else "latin-1"
-    data: dict[str, Any] = {"nucCode": wire_text(item.library, encoding)}
+    charset = how.charset
+    data: dict[str, Any] = {"nucCode": wire_in(item.library, charset)}
     name = how.library_name(item.library)
     if name:
-        data["localLocation"] = wire_text(name, encoding)
+        data["localLocation"] = wire_in(name, charset)
     if item.location:
-        data["shelvingLocation"] = wire_text(item.location, encoding)
+        data["shelvingLocation"] = wire_in(item.location, charset)
     if item.call_number:
-        data["callNumber"] = wire_text(item.call_number, encoding)
+        data["callNumber"] = wire_in(item.call_number, charset)
     circulation: dict[str, Any] = {
         "availableNow": item.status == "available",
         "renewable": False,
         "onHold": item.status == "on hold",
     }
     if item.barcode:
-        circulation["itemId"] = wire_text(item.barcode, encoding)
+        circulation["itemId"] = wire_in(item.barcode, charset)
     if item.status != "available":
-        circulation["restrictions"] = wire_text(item.status, encoding)
+        circulation["restrictions"] = wire_in(item.status, charset)
     data["circulationData"] = [circulation]
     return data

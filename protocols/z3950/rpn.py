@@ -97,16 +97,14 @@ def decode_term(raw: bytes, encoding: TermEncoding) -> str:
     guessing would search for something the user did not type.
     """
     if encoding is TermEncoding.MARC8:
+        # Clients that negotiate MARC-8 for the records often still send the terms typed
+        # in UTF-8 (zoomsh without rpnCharset). Non-ASCII bytes that are valid UTF-8 mean
+        # that: MARC-8 text puts its marks (0xE0-0xFE) before ASCII letters, which is
+        # never valid UTF-8, and reading "Lê" as MARC-8 would search for "L©®".
         try:
+            text = raw.decode("utf-8") if not raw.isascii() else _decode_marc8(raw)
+        except UnicodeDecodeError:
             text = _decode_marc8(raw)
-        except Z3950Error as not_marc8:
-            # Clients that negotiate MARC-8 for the records often still send the terms
-            # typed in UTF-8 (zoomsh without rpnCharset): bytes that are not MARC-8 but
-            # are valid UTF-8 can only mean that.
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise not_marc8 from None
     elif encoding is TermEncoding.UTF8:
         try:
             text = raw.decode("utf-8")
@@ -183,16 +181,16 @@ def map_rpn(
         if kind == "attrTerm":
             return map_term(body, attribute_set, encoding)
         if kind == "resultSet":
-            name = text_of(body)  # decoded as the session keeps its set names
+            name = str(body)  # as sent: the session keys its sets by the raw names
         elif kind == "resultAttr":
             # The attributes would narrow the set to records with that field; the set
             # itself is the nearest answer (Bath: lenient), and clients rarely send it.
-            name = text_of(body["resultSet"])
+            name = str(body["resultSet"])
         else:
             raise Z3950Error(Diagnostic.MALFORMED_QUERY, f"operand {kind}")
         numbers = result_sets(name)
         if numbers is None:
-            raise Z3950Error(Diagnostic.RESULT_SET_DOES_NOT_EXIST, name)
+            raise Z3950Error(Diagnostic.RESULT_SET_DOES_NOT_EXIST, text_of(name))
         return RecordNumbers(numbers)
 
     values: list[Query] = []

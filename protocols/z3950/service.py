@@ -16,7 +16,9 @@ expanded to its record numbers then.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,19 +28,28 @@ from typing import Any
 from crosswalks.vietnamese import fold
 from gateway import __version__
 from gateway.indexing import heading_sort
-from gateway.passwords import verify_password
+from gateway.passwords import hash_password, verify_password
 from gateway.query import And, Index, Or, Query, QueryError, SortKey, Term
 from gateway.record import StoredRecord
 from gateway.store import RecordStore
 
 from .charset import negotiation_response, read_proposal
 from .codec import Apdu, bit_string, bits_of, text_of, wire_text
-from .errors import BIB1_DIAGNOSTICS, CloseReason, Diagnostic, ProtocolViolation, Z3950Error
+from .errors import (
+    CloseReason,
+    Diagnostic,
+    ProtocolViolation,
+    Z3950Error,
+    close_apdu,
+    diagnostic_record,
+)
 from .records import (
     RecordCharset,
     RenderCache,
     Retrieval,
+    decode_text,
     element_set,
+    encode_text,
     record_syntax,
     retrieval_records,
 )
@@ -60,6 +71,7 @@ _MAX_OPERAND_SET = 500_000  # record numbers a result set may expand to as a sea
 #: Records fetched (without MARC) at search time, so that the Present that follows almost
 #: every copy-cataloguing search is served without running the query again.
 _PREFETCH = 10
+_REMEMBERED_DROPS = 256  # names of dropped sets kept, to answer 27 rather than 30
 _ENVELOPE = 256  # bytes allowed for a response's own fields around its records
 _PER_RECORD = 48  # bytes of NamePlusRecord and EXTERNAL framing per record
 
@@ -102,7 +114,6 @@ class ResultSet:
     query: Query
     sort: tuple[SortKey, ...]
     total: int
-    database: str  #: the database name as the client gave it (returned with records)
     #: The first records in order, without MARC (a snapshot taken at search time).
     first: list[StoredRecord] = field(default_factory=list)
 
@@ -111,15 +122,6 @@ def database_key(name: str) -> str:
     """How database names compare: case, Vietnamese marks and spacing ignored, so that
     "Thư viện tỉnh Đắk Lắk", "thu vien tinh dak lak" and an id all name their library."""
     return " ".join(fold(name).split())
-
-
-def _diag_record(error: Z3950Error) -> dict[str, Any]:
-    """A DefaultDiagFormat for ``error`` (addinfo is always present, as YAZ expects)."""
-    return {
-        "diagnosticSetId": BIB1_DIAGNOSTICS,
-        "condition": int(error.diagnostic),
-        "addinfo": ("v3Addinfo", wire_text(error.addinfo[:500])),
-    }
 
 
 def _reference(value: Mapping[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +142,12 @@ def _esn(names: tuple[str, Any] | None) -> str | None:
 
 
 class Session:
-    """One client's Z39.50 session: its state, result sets and negotiated parameters."""
+    """One client's Z39.50 session: its state, result sets and negotiated parameters.
+
+    Result sets are keyed by their names exactly as sent (asn1tools' one-char-per-byte
+    strings), so names in any character set stay distinct; they are decoded only to be
+    shown in a diagnostic.
+    """
 
     def __init__(
         self,
@@ -156,8 +163,11 @@ class Session:
         self.peer = peer
         self.state = SessionState.AWAITING_INIT
         self.result_sets: OrderedDict[str, ResultSet] = OrderedDict()
+        #: Names of sets the target dropped to stay within max_result_sets (diagnostic 27).
+        self.dropped: OrderedDict[str, None] = OrderedDict()
         self.encoding = TermEncoding.UNNEGOTIATED
         self.charset = RecordCharset.UTF8
+        self.version = 3
         self.options: set[int] = set()
         self.preferred_message_size = settings.max_message_size
         self.exceptional_record_size = settings.max_message_size
@@ -186,14 +196,21 @@ class Session:
         return f"{name} is not a request a target accepts"
 
     def close_reply(self, reason: CloseReason, message: str) -> Reply:
-        """A Close with ``reason`` and ``message``; the session ends."""
+        """A Close with ``reason`` and ``message`` (version 2 has no Close: the connection
+        just ends); the session ends."""
         if self.state is not SessionState.CLOSED:
             level = logging.INFO if reason is CloseReason.FINISHED else logging.WARNING
             _LOG.log(level, "Z39.50 session from %s closed: %s (%s)", self.peer, message,
                      reason.name.lower())  # fmt: skip
         self.state = SessionState.CLOSED
-        close = {"closeReason": int(reason), "diagnosticInformation": wire_text(message[:300])}
-        return Reply([("close", close)], close=True)
+        return Reply([close_apdu(reason, message)] if self.version >= 3 else [], close=True)
+
+    def _diagnostic(self, error: Z3950Error) -> dict[str, Any]:
+        return diagnostic_record(error, version2=self.version < 3)
+
+    def _shown(self, raw: str) -> str:
+        """A name or term the client sent, as text for a diagnostic or the log."""
+        return _printable(decode_text(raw, self.charset))
 
     # -- Init -------------------------------------------------------------------------
     def init(self, value: dict[str, Any]) -> Reply:
@@ -201,13 +218,20 @@ class Session:
         versions = bits_of(value.get("protocolVersion")) & _VERSIONS
         options = bits_of(value.get("options"))
         accepted = bool(versions) and self._login(value.get("idAuthentication"))
+        self.version = 3 if 2 in versions else 2
         other_info = []
         if accepted and _NEGOTIATION in options:
-            proposal = read_proposal(value.get("otherInfo"))
+            proposal = None
+            try:
+                proposal = read_proposal(value.get("otherInfo"))
+            except ProtocolViolation as violation:  # answered as if none had been made
+                _LOG.warning("Z39.50 init from %s: %s", self.peer, violation.message)
             if proposal is not None:
-                self.charset = proposal.chosen
-                self.encoding = (TermEncoding.MARC8 if self.charset is RecordCharset.MARC8
-                                 else TermEncoding.UTF8)  # fmt: skip
+                chosen = proposal.chosen
+                if chosen is not None:
+                    self.charset = chosen
+                    self.encoding = (TermEncoding.MARC8 if chosen is RecordCharset.MARC8
+                                     else TermEncoding.UTF8)  # fmt: skip
                 other_info.append(negotiation_response(proposal))
         offered = set(_OFFERED) | ({_NEGOTIATION} if other_info else set())
         self.options = options & offered
@@ -228,19 +252,24 @@ class Session:
         }
         if other_info:
             response["otherInfo"] = other_info
-        client = text_of(value.get("implementationName", ""), "latin-1")[:80]
+        client = _printable(text_of(value.get("implementationName", ""), "latin-1"))[:80]
         if not accepted:
             why = "no common protocol version" if not versions else "login refused"
             _LOG.warning("Z39.50 init from %s (%s) refused: %s", self.peer, client, why)
             self.state = SessionState.CLOSED
             return Reply([("initResponse", _reference(value, response))], close=True)
-        _LOG.info("Z39.50 session from %s (%s%s), records in %s", self.peer, client,
-                  f", user {self.user}" if self.user else "", self.charset.value)  # fmt: skip
+        _LOG.info("Z39.50 session from %s (%s%s), version %d, records in %s", self.peer, client,
+                  f", user {_printable(self.user)}" if self.user else "", self.version,
+                  self.charset.value)  # fmt: skip
         self.state = SessionState.OPEN
         return Reply([("initResponse", _reference(value, response))])
 
     def _login(self, authentication: tuple[str, Any] | None) -> bool:
-        """True when access is open or the id and password match a configured account."""
+        """True when access is open or the id and password match a configured account.
+
+        An unknown user costs the same hash computation as a wrong password, so that
+        timing does not tell which user ids exist.
+        """
         accounts = self.settings.accounts
         if not accounts:
             return True
@@ -253,24 +282,56 @@ class Session:
             elif kind == "open":
                 user, _, password = str(given).partition("/")
         stored = accounts.get(user)
-        if stored is None or not verify_password(password, stored):
+        matched = verify_password(password, stored if stored is not None else _dummy_hash())
+        if stored is None or not matched:
             return False
         self.user = user
         return True
 
+    # -- result sets ------------------------------------------------------------------
+    def _result_set(self, raw: str) -> ResultSet:
+        """The named set, or 27 (dropped by the target) or 30 (never made)."""
+        found = self.result_sets.get(raw)
+        if found is None:
+            code = (Diagnostic.RESULT_SET_DELETED_BY_TARGET if raw in self.dropped
+                    else Diagnostic.RESULT_SET_DOES_NOT_EXIST)  # fmt: skip
+            raise Z3950Error(code, self._shown(raw))
+        self.result_sets.move_to_end(raw)
+        return found
+
+    def _keep(self, raw: str, result: ResultSet) -> None:
+        """Keep ``result`` under its name; beyond max_result_sets the least recently used
+        set is dropped (the standard lets a target do so; yaz-client names every search's
+        set anew, so refusing would fail the 21st search of a session)."""
+        self.result_sets.pop(raw, None)
+        self.dropped.pop(raw, None)
+        while len(self.result_sets) >= self.settings.max_result_sets:
+            oldest, _ = self.result_sets.popitem(last=False)
+            self.dropped[oldest] = None
+            while len(self.dropped) > _REMEMBERED_DROPS:
+                self.dropped.popitem(last=False)
+        self.result_sets[raw] = result
+
+    def _operand(self, raw: str) -> frozenset[int] | None:
+        """A result set's record numbers, for its use as a search operand."""
+        found = self.result_sets.get(raw)
+        if found is None:
+            return None
+        if found.total > _MAX_OPERAND_SET:
+            raise Z3950Error(Diagnostic.TOO_MANY_RECORDS, self._shown(raw))
+        return frozenset(self.store.search_numbers(found.query, sort=found.sort))
+
     # -- Search -----------------------------------------------------------------------
     def search(self, value: dict[str, Any]) -> Reply:
         """Run the query, keep the named result set, piggy-back records per the bounds."""
-        name = text_of(value["resultSetName"])
+        name = value["resultSetName"]
         try:
-            database, scope = self._databases(value["databaseNames"])
+            scope = self._databases(value["databaseNames"])
             if name in self.result_sets and not value["replaceIndicator"]:
-                raise Z3950Error(Diagnostic.RESULT_SET_EXISTS, name)
-            if name not in self.result_sets and len(self.result_sets) >= (
-                self.settings.max_result_sets
-            ):
-                raise Z3950Error(Diagnostic.TOO_MANY_RESULT_SETS,
-                                 str(self.settings.max_result_sets))  # fmt: skip
+                raise Z3950Error(Diagnostic.RESULT_SET_EXISTS, self._shown(name))
+        except Z3950Error as error:
+            return self._failed_search(value, error)
+        try:
             kind, rpn = value["query"]
             if kind not in ("type-1", "type-101"):
                 raise Z3950Error(Diagnostic.QUERY_TYPE_NOT_SUPPORTED, kind.replace("type-", ""))
@@ -287,36 +348,43 @@ class Session:
                 raise Z3950Error(Diagnostic.ILLEGAL_TERM_VALUE, error.value or str(error)) from None
         except Z3950Error as error:
             self.result_sets.pop(name, None)  # a failed search leaves no set of that name
-            failed = {"resultCount": 0, "numberOfRecordsReturned": 0,
-                      "nextResultSetPosition": 0, "searchStatus": False, "resultSetStatus": 3,
-                      "records": ("nonSurrogateDiagnostic", _diag_record(error))}  # fmt: skip
-            return Reply([("searchResponse", _reference(value, failed))])
+            return self._failed_search(value, error)
         total = result.total
-        self.result_sets.pop(name, None)
-        self.result_sets[name] = ResultSet(query, (), total, database, result.records)
+        self._keep(name, ResultSet(query, (), total, result.records))
         if total <= small:
-            count, names = min(total, wanted), value.get("smallSetElementSetNames")
+            owed, names = total, value.get("smallSetElementSetNames")
         elif total < large:
-            count, names = min(total, medium, wanted), value.get("mediumSetElementSetNames")
+            owed, names = min(total, medium), value.get("mediumSetElementSetNames")
         else:
-            count, names = 0, None
+            owed, names = 0, None
         response: dict[str, Any] = {"resultCount": total, "numberOfRecordsReturned": 0,
-                                    "nextResultSetPosition": 1, "searchStatus": True}  # fmt: skip
-        if count > 0:
+                                    "nextResultSetPosition": 1 if total else 0,
+                                    "searchStatus": True}  # fmt: skip
+        if owed > 0:
             try:
                 how = self._retrieval(value.get("preferredRecordSyntax"), _esn(names))
             except Z3950Error as error:
                 response["presentStatus"] = 5
-                response["records"] = ("nonSurrogateDiagnostic", _diag_record(error))
+                response["records"] = ("nonSurrogateDiagnostic", self._diagnostic(error))
             else:
-                entries, status = self._pack(result.records[:count], how, database, count)
-                response.update(numberOfRecordsReturned=len(entries),
-                                nextResultSetPosition=len(entries) + 1, presentStatus=status,
-                                records=("responseRecords", entries))  # fmt: skip
+                entries, status = self._pack(result.records[: min(owed, wanted)], how, owed)
+                returned = len(entries)
+                response.update(
+                    numberOfRecordsReturned=returned,
+                    nextResultSetPosition=_next_position(1, returned, total),
+                    presentStatus=status,
+                    records=("responseRecords", entries),
+                )
         return Reply([("searchResponse", _reference(value, response))])
 
-    def _databases(self, names: list[str]) -> tuple[str, Query | None]:
-        """The databases' label and the source restriction they mean (None: everything)."""
+    def _failed_search(self, value: dict[str, Any], error: Z3950Error) -> Reply:
+        failed = {"resultCount": 0, "numberOfRecordsReturned": 0, "nextResultSetPosition": 0,
+                  "searchStatus": False, "resultSetStatus": 3,
+                  "records": ("nonSurrogateDiagnostic", self._diagnostic(error))}  # fmt: skip
+        return Reply([("searchResponse", _reference(value, failed))])
+
+    def _databases(self, names: list[str]) -> Query | None:
+        """The source restriction the databases mean (None: the whole union catalogue)."""
         if not names:
             raise Z3950Error(Diagnostic.DATABASE_DOES_NOT_EXIST, "")
         if len(names) > _MAX_DATABASES:
@@ -324,43 +392,30 @@ class Session:
         sources: list[str] = []
         union = False
         for raw in names:
-            shown = text_of(raw)
+            shown = decode_text(raw, self.charset)
             key = database_key(shown)
             if key not in self.settings.databases:
-                raise Z3950Error(Diagnostic.DATABASE_DOES_NOT_EXIST, shown[:100])
+                raise Z3950Error(Diagnostic.DATABASE_DOES_NOT_EXIST, _printable(shown)[:100])
             source = self.settings.databases[key]
             if source is None:
                 union = True
             elif source not in sources:
                 sources.append(source)
-        label = text_of(names[0])
         if union or not sources:
-            return label, None
+            return None
         scope: Query = Term(Index.SOURCE, sources[0])
         for source in sources[1:]:
             scope = Or(scope, Term(Index.SOURCE, source))
-        return label, scope
-
-    def _operand(self, name: str) -> frozenset[int] | None:
-        """A result set's record numbers, for its use as a search operand."""
-        found = self.result_sets.get(name)
-        if found is None:
-            return None
-        if found.total > _MAX_OPERAND_SET:
-            raise Z3950Error(Diagnostic.TOO_MANY_RECORDS, name)
-        return frozenset(self.store.search_numbers(found.query, sort=found.sort))
+        return scope
 
     # -- Present ----------------------------------------------------------------------
     def present(self, value: dict[str, Any]) -> Reply:
         """Records ``start`` .. ``start + n - 1`` of a result set, within the size limits."""
-        name = text_of(value["resultSetId"])
         start, requested = value["resultSetStartPoint"], value["numberOfRecordsRequested"]
         try:
-            found = self.result_sets.get(name)
-            if found is None:
-                raise Z3950Error(Diagnostic.RESULT_SET_DOES_NOT_EXIST, name)
+            found = self._result_set(value["resultSetId"])
             if "additionalRanges" in value:
-                raise Z3950Error(Diagnostic.PRESENT_OUT_OF_RANGE, "additionalRanges")
+                raise Z3950Error(Diagnostic.ADDITIONAL_RANGES_UNSUPPORTED, "additionalRanges")
             syntax, names = value.get("preferredRecordSyntax"), None
             composition = value.get("recordComposition")
             if composition is not None and composition[0] == "simple":
@@ -373,12 +428,12 @@ class Session:
                     names = ("genericElementSetName", chosen[1])
             how = self._retrieval(syntax, _esn(names))
             if requested < 0 or start < 1 or (requested > 0 and start > found.total):
-                raise Z3950Error(Diagnostic.PRESENT_OUT_OF_RANGE,
-                                 f"{start}+{requested} of {found.total}")  # fmt: skip
+                shown = f"{_bounded(start)}+{_bounded(requested)} of {found.total}"
+                raise Z3950Error(Diagnostic.PRESENT_OUT_OF_RANGE, shown)
         except Z3950Error as error:
             failed = {"numberOfRecordsReturned": 0, "nextResultSetPosition": 0,
                       "presentStatus": 5,
-                      "records": ("nonSurrogateDiagnostic", _diag_record(error))}  # fmt: skip
+                      "records": ("nonSurrogateDiagnostic", self._diagnostic(error))}  # fmt: skip
             return Reply([("presentResponse", _reference(value, failed))])
         available = min(requested, found.total - start + 1)
         count = min(available, self.settings.max_present)
@@ -388,10 +443,10 @@ class Session:
         elif count > 0:
             records = self.store.search(found.query, sort=found.sort, offset=start - 1,
                                         limit=count, metadata=False).records  # fmt: skip
-        entries, status = self._pack(records, how, found.database, available)
+        entries, status = self._pack(records, how, available)
         response = {
             "numberOfRecordsReturned": len(entries),
-            "nextResultSetPosition": start + len(entries),
+            "nextResultSetPosition": _next_position(start, len(entries), found.total),
             "presentStatus": status,
             "records": ("responseRecords", entries),
         }
@@ -407,28 +462,32 @@ class Session:
         )
 
     def _pack(
-        self, records: list[StoredRecord], how: Retrieval, database: str, wanted: int
+        self, records: list[StoredRecord], how: Retrieval, owed: int
     ) -> tuple[list[dict[str, Any]], int]:
         """NamePlusRecords for ``records`` within the message size, and the present status.
 
-        A record over the exceptional record size becomes surrogate diagnostic 17 (16 when
-        the client allowed nothing beyond its preferred size); a record that would push the
-        response past the preferred size ends it (status partial-2), unless it is the first,
-        which may be sent alone up to the exceptional size.
+        Each record is named by its member library's database. As YAZ's own server does,
+        a record over the exceptional record size is surrogate diagnostic 17, and one over
+        the preferred message size is 16 unless it is the only record asked for (it is
+        then sent as exceptional); a record that would push the response past the
+        preferred size ends it (status partial-2). Fewer records than ``owed`` for any
+        other reason is partial-4 (the target's max_present).
         """
         entries: list[dict[str, Any]] = []
         used = _ENVELOPE
         stopped = False
-        label = wire_text(database)
-        for retrieval in retrieval_records(records, how, self.renderings, self.store.fetch):
+        retrievals = retrieval_records(records, how, self.renderings, self.store.fetch)
+        for stored, retrieval in zip(records, retrievals, strict=True):
+            label = wire_text(stored.source)
             record: tuple[str, Any]
             try:
                 if isinstance(retrieval, Z3950Error):
                     raise retrieval
-                size = len(retrieval["encoding"][1]) + _PER_RECORD
-                self._check_size(size)
+                size = len(retrieval["encoding"][1]) + _PER_RECORD + len(label)
+                self._check_size(size, owed)
             except Z3950Error as error:
-                record, size = ("surrogateDiagnostic", ("defaultFormat", _diag_record(error))), 96
+                record = ("surrogateDiagnostic", ("defaultFormat", self._diagnostic(error)))
+                size = 128 + len(label)
             else:
                 record = ("retrievalRecord", retrieval)
             if entries and used + size > self.preferred_message_size:
@@ -436,25 +495,21 @@ class Session:
                 break
             entries.append({"name": label, "record": record})
             used += size
-            if used > self.preferred_message_size:  # a first record sent as exceptional
-                stopped = len(entries) < wanted
-                break
         if stopped:
             status = 2  # partial-2: message size
-        elif len(entries) < wanted:
+        elif len(entries) < owed:
             status = 4  # partial-4: the target's resource limit (max_present)
         else:
             status = 0
         return entries, status
 
-    def _check_size(self, size: int) -> None:
-        """Diagnostic 17 for a record over the exceptional size (16 when the client allowed
-        nothing beyond its preferred size)."""
-        exceptional, preferred = self.exceptional_record_size, self.preferred_message_size
-        if size > exceptional or (size > preferred and exceptional <= preferred):
-            code = (Diagnostic.EXCEEDS_EXCEPTIONAL_RECORD_SIZE if exceptional > preferred
-                    else Diagnostic.EXCEEDS_PREFERRED_MESSAGE_SIZE)  # fmt: skip
-            raise Z3950Error(code, f"record of {size} bytes")
+    def _check_size(self, size: int, owed: int) -> None:
+        """Diagnostic 17 for a record over the exceptional size, 16 for one over the
+        preferred size when more than that one record was asked for."""
+        if size > self.exceptional_record_size:
+            raise Z3950Error(Diagnostic.EXCEEDS_EXCEPTIONAL_RECORD_SIZE, f"record of {size} bytes")
+        if size > self.preferred_message_size - _ENVELOPE and owed != 1:
+            raise Z3950Error(Diagnostic.EXCEEDS_PREFERRED_MESSAGE_SIZE, f"record of {size} bytes")
 
     # -- Delete -----------------------------------------------------------------------
     def delete(self, value: dict[str, Any]) -> Reply:
@@ -466,8 +521,7 @@ class Session:
         else:
             statuses = []
             for raw in value.get("resultSetList", ()):
-                name = text_of(raw)
-                existed = self.result_sets.pop(name, None) is not None
+                existed = self.result_sets.pop(raw, None) is not None
                 statuses.append({"id": raw, "status": 0 if existed else 1})
             failed = any(entry["status"] for entry in statuses)
             response = {"deleteOperationStatus": 9 if failed else 0}
@@ -477,42 +531,46 @@ class Session:
 
     # -- Scan -------------------------------------------------------------------------
     def scan(self, value: dict[str, Any]) -> Reply:
-        """Browse an index around a term: headings with their record counts."""
+        """Browse an index around a term: headings with their record counts.
+
+        More terms than the target lists at once are capped (the preferred position scaled
+        with them); fewer entries than asked, at an end of the list, is status partial-5.
+        """
         try:
-            _, scope = self._databases(value["databaseNames"])
+            scope = self._databases(value["databaseNames"])
             source = scope.value if isinstance(scope, Term) else None
             if scope is not None and source is None:
                 raise Z3950Error(Diagnostic.DATABASE_COMBINATION, "scan one library at a time")
             index, start = map_scan_term(value["termListAndStartPoint"],
                                          value.get("attributeSet"), self.encoding)  # fmt: skip
-            if value.get("stepSize", 0) != 0:
-                raise Z3950Error(Diagnostic.STEP_SIZE_NOT_SUPPORTED, str(value["stepSize"]))
-            count = max(0, min(value["numberOfTermsRequested"], _MAX_SCAN_TERMS))
+            step = value.get("stepSize", 0)
+            if step != 0:
+                raise Z3950Error(Diagnostic.STEP_SIZE_NOT_SUPPORTED, _bounded(step))
+            asked = value["numberOfTermsRequested"]
             position = value.get("preferredPositionInResponse", 1)
-            if position < 1 or position > count + 1:
-                raise Z3950Error(Diagnostic.SCAN_POSITION_UNSUPPORTED, str(position))
+            if asked < 0 or position < 1 or position > max(asked, 0) + 1:
+                raise Z3950Error(Diagnostic.SCAN_POSITION_UNSUPPORTED, _bounded(position))
+            count = min(asked, _MAX_SCAN_TERMS)
+            if count < asked:
+                position = 1 + (position - 1) * count // asked
             before = min(position - 1, count)
             terms = self.store.scan(index, start, before=before, after=count - before,
                                     source=source)  # fmt: skip
         except Z3950Error as error:
+            diagnostics = [("defaultFormat", self._diagnostic(error))]
             failed = {"scanStatus": 6, "numberOfEntriesReturned": 0,
-                      "entries": {"nonsurrogateDiagnostics": [("defaultFormat",
-                                                               _diag_record(error))]}}  # fmt: skip
+                      "entries": {"nonsurrogateDiagnostics": diagnostics}}  # fmt: skip
             return Reply([("scanResponse", _reference(value, failed))])
         origin = heading_sort(index, start)
         preceding = sum(1 for term in terms if heading_sort(index, term.term) < origin)
-        encoding = "utf-8" if self.charset is RecordCharset.UTF8 else "latin-1"
-        entries = [
-            ("termInfo", {
-                "term": ("general", term.term.encode(encoding, "replace")),
-                "displayTerm": wire_text(term.term, encoding),
-                "globalOccurrences": term.count,
-            })
-            for term in terms
-        ]  # fmt: skip
+        entries = []
+        for term in terms:
+            encoded = encode_text(term.term, self.charset)
+            info: dict[str, Any] = {"term": ("general", encoded), "globalOccurrences": term.count}
+            entries.append(("termInfo", info))
         response: dict[str, Any] = {
             "stepSize": 0,
-            "scanStatus": 0,
+            "scanStatus": 0 if len(entries) >= asked else 5,
             "numberOfEntriesReturned": len(entries),
             "positionOfTerm": preceding + 1,
         }
@@ -523,30 +581,22 @@ class Session:
     # -- Sort -------------------------------------------------------------------------
     def sort(self, value: dict[str, Any]) -> Reply:
         """Sort one result set into a new (or the same) named set."""
+        target = value["sortedResultSetName"]
         try:
-            inputs = [text_of(name) for name in value["inputResultSetNames"]]
+            inputs = value["inputResultSetNames"]
             if len(inputs) != 1:
                 raise Z3950Error(Diagnostic.SORT_TOO_MANY_INPUT_RESULTS, str(len(inputs)))
-            found = self.result_sets.get(inputs[0])
-            if found is None:
-                raise Z3950Error(Diagnostic.RESULT_SET_DOES_NOT_EXIST, inputs[0])
-            target = text_of(value["sortedResultSetName"])
+            found = self._result_set(inputs[0])
             if not target:
                 raise Z3950Error(Diagnostic.NO_RESULT_SET_NAME_ON_SORT)
-            if target not in self.result_sets and len(self.result_sets) >= (
-                self.settings.max_result_sets
-            ):
-                raise Z3950Error(Diagnostic.TOO_MANY_RESULT_SETS,
-                                 str(self.settings.max_result_sets))  # fmt: skip
             if len(value["sortSequence"]) > _MAX_SORT_KEYS:
                 raise Z3950Error(Diagnostic.TOO_MANY_SORT_KEYS, str(_MAX_SORT_KEYS))
             keys = map_sort(value["sortSequence"])
         except Z3950Error as error:
-            failed = {"sortStatus": 2, "resultSetStatus": 3,
-                      "diagnostics": [("defaultFormat", _diag_record(error))]}  # fmt: skip
+            failed = {"sortStatus": 2, "resultSetStatus": 3 if target in self.result_sets else 4,
+                      "diagnostics": [("defaultFormat", self._diagnostic(error))]}  # fmt: skip
             return Reply([("sortResponse", _reference(value, failed))])
-        self.result_sets.pop(target, None)
-        self.result_sets[target] = ResultSet(found.query, keys, found.total, found.database)
+        self._keep(target, ResultSet(found.query, keys, found.total))
         response: dict[str, Any] = {"sortStatus": 0}
         if _COUNT_IN_SORT in self.options:
             response["resultCount"] = found.total
@@ -556,8 +606,33 @@ class Session:
     def close(self, value: dict[str, Any]) -> Reply:
         """The client ends the session: answer with a Close of our own (finished)."""
         reply = self.close_reply(CloseReason.FINISHED, "closed at the client's request")
-        reply.apdus = [("close", _reference(value, reply.apdus[0][1]))]
+        reply.apdus = [(name, _reference(value, body)) for name, body in reply.apdus]
         return reply
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when a login names an unknown user, so it takes as long as a wrong one."""
+    return hash_password("lienthong: no such user")
+
+
+def _next_position(start: int, returned: int, total: int) -> int:
+    """nextResultSetPosition: the record after those returned, 0 past the end (as YAZ)."""
+    following = start + returned
+    return following if following <= total else 0
+
+
+def _bounded(number: int) -> str:
+    """An integer from a request, as text for a diagnostic (however many digits it has)."""
+    return str(number) if abs(number) < 10**18 else "out of range"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Client-supplied text fit for one log line (no forged lines, no terminal codes)."""
+    return _CONTROL.sub("?", text)
 
 
 #: (state, APDU) -> what the session does; anything else is a protocol violation.
