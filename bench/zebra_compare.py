@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import re
 import shutil
@@ -431,14 +432,18 @@ def start_zebra(folder: Path, records: Path) -> Server:
     return Server("Zebra", process, sru_url=url, z3950_port=port)
 
 
-def start_lienthong(folder: Path, records: Path, protocols: Sequence[str]) -> Server:
-    """Import ``records`` into a fresh lienthong store; one process serves every protocol."""
+def start_lienthong(
+    folder: Path, records: Path, protocols: Sequence[str], z3950_processes: int = 1
+) -> Server:
+    """Import ``records`` into a fresh lienthong store; one server serves every protocol,
+    Z39.50 with ``z3950_processes`` processes (z3950.processes)."""
     z3950_port = free_port() if "z3950" in protocols else None
     overrides: dict[str, object] = {"store.path": "lienthong.db",
                                     "endpoints.sru": "sru" in protocols,
                                     "sru.stylesheet": "none"}  # fmt: skip
     if z3950_port is not None:
-        overrides |= {"endpoints.z3950": True, "server.z3950_port": z3950_port}
+        overrides |= {"endpoints.z3950": True, "server.z3950_port": z3950_port,
+                      "z3950.processes": z3950_processes}  # fmt: skip
     config = folder / "lienthong.yaml"
     config.write_text(render_config(overrides), "utf-8")
     gateway = [sys.executable, "-m", "gateway", "-c", str(config)]
@@ -575,6 +580,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=2000, help="operations per run")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--z3950-processes", type=int, default=os.cpu_count() or 1,
+                        help="lienthong's z3950.processes (default: one per core, as Zebra "
+                             "uses every core)")  # fmt: skip
     parser.add_argument("--protocols", default=",".join(PROTOCOLS),
                         help="comma-separated: sru, z3950 (default both)")  # fmt: skip
     args = parser.parse_args()
@@ -601,7 +609,9 @@ def main() -> None:
             zebra = start_zebra(folder / "zebra", records)
             servers.append(zebra)
             ours = (
-                start_lienthong(folder / "lienthong", records, ours_serve) if ours_serve else None
+                start_lienthong(folder / "lienthong", records, ours_serve, args.z3950_processes)
+                if ours_serve
+                else None
             )
             if ours is not None:
                 servers.append(ours)

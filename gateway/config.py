@@ -152,8 +152,11 @@ SCHEMA: dict[str, Key] = {
     }),
     "z3950": Key("map", "Z39.50 (copy cataloguing, on server.z3950_port; databases Default and "
                  "each library id).", children={
-        "max_sessions": Key("int", "Most Z39.50 sessions open at once; more are closed at "
-                            "connect.", default=200, minimum=1, maximum=10000),
+        "processes": Key("int", "Processes serving Z39.50 on its port (the kernel spreads "
+                         "sessions over them); one per CPU core uses a multi-core machine.",
+                         default=1, minimum=1, maximum=64),
+        "max_sessions": Key("int", "Most Z39.50 sessions open at once, per process; more are "
+                            "closed at connect.", default=200, minimum=1, maximum=10000),
         "idle_timeout": Key("int", "Seconds without a request before a session is closed.",
                             default=600, minimum=10, maximum=86400),
         "max_result_sets": Key("int", "Named result sets one session may keep.", default=20,

@@ -33,6 +33,7 @@ from . import __version__
 from .config import Config
 from .endpoints import ENDPOINT_SPECS, GatewayContext, load_builder
 from .store import RecordStore
+from .workers import WorkerProcesses, listen_shared
 
 __all__ = [
     "ServerAddresses",
@@ -215,6 +216,7 @@ class GatewayServer:
         self.pool = ThreadPool(minthreads=1, maxthreads=settings["threads"], name="store")
         self.context = GatewayContext(config=config, store=store, pool=self.pool, reactor=reactor)
         self.listening: dict[str, IListeningPort] = {}
+        self.workers = WorkerProcesses()
 
     def start(self) -> None:
         """Start the thread pool and listen on every port; raises if a port is taken."""
@@ -245,9 +247,19 @@ class GatewayServer:
         self.context.addresses["http"] = f"http://{self.host}:{port.getHost().port}/"
         for name, factory in tcp_factories.items():
             spec = ENDPOINT_SPECS[name]
-            bound = self.reactor.listenTCP(self.ports[spec.port_key], factory, interface=self.host)
+            processes = int((self.context.config.values.get(name) or {}).get("processes", 1))
+            bound: Any
+            if processes > 1:
+                bound = listen_shared(self.reactor, self.host, self.ports[spec.port_key], factory)
+            else:
+                bound = self.reactor.listenTCP(self.ports[spec.port_key], factory,
+                                               interface=self.host)  # fmt: skip
             self.listening[name] = bound
-            self.context.addresses[name] = f"{self.host}:{bound.getHost().port}"
+            bound_port = bound.getHost().port
+            self.context.addresses[name] = f"{self.host}:{bound_port}"
+            if processes > 1:
+                self.workers.start(str(self.context.config.file), name, self.host, bound_port,
+                                   processes - 1)  # fmt: skip
         for name, address in self.context.addresses.items():
             log.info("{name} listening on {address}", name=name, address=address)
 
@@ -256,6 +268,7 @@ class GatewayServer:
         for port in self.listening.values():
             port.stopListening()  # type: ignore[misc]
         self.listening.clear()
+        self.workers.stop()
         if self.pool.started:
             self.pool.stop()
             log.info("lienthong stopped")

@@ -191,3 +191,23 @@ def test_helpers_convert_strings_and_bits() -> None:
     assert text_of(wire_text("Nguyễn Đình Chiểu")) == "Nguyễn Đình Chiểu"
     assert bits_of(bit_string({0, 2, 17}, 18)) == {0, 2, 17}
     assert bit_string({0, 1, 2}, 3) == (b"\xe0", 3)
+
+
+@pytest.mark.parametrize("apdu", ["presentResponse", "searchResponse"])
+@pytest.mark.parametrize("count", [0, 1, 3, 40])
+def test_spliced_records_encode_exactly_as_asn1tools_would(apdu: str, count: int) -> None:
+    """Pre-encoded NamePlusRecords spliced into a response give the very bytes of encoding
+    the whole response at once (short and long lengths alike)."""
+    from protocols.z3950.codec import EncodedRecords, encode_value, external
+
+    named = [{"name": "dlk-tinh", "record": ("retrievalRecord", external(
+        "1.2.840.10003.5.10", octets=b"x" * (i * 37)))} for i in range(count)]  # fmt: skip
+    fields: dict[str, object] = {"referenceId": b"r", "numberOfRecordsReturned": count,
+                                 "nextResultSetPosition": 1, "presentStatus": 0}  # fmt: skip
+    if apdu == "searchResponse":
+        fields |= {"resultCount": 99, "searchStatus": True}
+    whole = encode_apdu(apdu, {**fields, "records": ("responseRecords", named)})
+    items = [encode_value("NamePlusRecord", record) for record in named]
+    spliced = encode_apdu(apdu, {**fields, "records": ("responseRecords", EncodedRecords(items))})
+    assert spliced == whole
+    assert decode_apdu(spliced)[1]["records"][1] == decode_apdu(whole)[1]["records"][1]

@@ -171,8 +171,9 @@ def kieu(zport: int) -> list[Record]:
 
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, GatewayProcess]]:
-    """The demo gateway with one Z39.50 account (kiosk / secret-demo); yields the port and
-    the running process (its log readable while it runs)."""
+    """The demo gateway with one Z39.50 account (kiosk / secret-demo), served by two
+    processes (z3950.processes); yields the port and the running process (its log, the
+    worker's included, readable while it runs)."""
     folder = tmp_path_factory.mktemp("z3950-login")
     demo = folder / "demo"
     demo.mkdir()
@@ -186,6 +187,7 @@ def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Gate
         "libraries": [{"id": lib.id, "name": lib.name, "kind": lib.kind}
                       for lib in DEMO_LIBRARIES],
         "z3950.accounts": [{"user": "kiosk", "password_hash": hash_password("secret-demo")}],
+        "z3950.processes": 2,
     }  # fmt: skip
     for name in ENDPOINT_SPECS:
         overrides[f"endpoints.{name}"] = available(name)
@@ -733,3 +735,53 @@ def test_bad_bytes_get_a_close_and_others_are_served(
         assert reason == 6 and message in text, text
     session = _yaz(_open(zport), f"find {KIEU}")
     assert session.hits and session.hits[0] > 0, session.text
+
+
+def test_two_processes_serve_one_port(locked: tuple[int, GatewayProcess]) -> None:
+    """With z3950.processes 2 a worker listens on the same port; sessions opened at once
+    (spread by the kernel over both processes) all log in and search."""
+    import concurrent.futures
+    import time
+
+    port, process = locked
+    deadline = time.monotonic() + 30
+    while "z3950 worker" not in process.output_so_far() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert re.search(r"z3950 worker \d+ listening on 127\.0\.0\.1:" + str(port),
+                     process.output_so_far())  # fmt: skip
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        runs = list(pool.map(lambda _: _yaz("auth kiosk secret-demo", _open(port),
+                                            f"find {KIEU}"), range(8)))  # fmt: skip
+    assert all(run.hits and run.hits[0] > 0 for run in runs), [run.text for run in runs]
+
+
+def test_workers_stop_with_the_server(tmp_path: Path) -> None:
+    """Stopping the server stops its worker processes too (none is left listening)."""
+    import os
+    import time
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    overrides: dict[str, object] = {
+        "gateway.name": "workers", "gateway.admin_email": "thuvien@example.vn",
+        "gateway.oai_namespace": DEMO_NAMESPACE, "store.path": "lienthong.db",
+        "libraries": [{"id": lib.id, "name": lib.name, "kind": lib.kind}
+                      for lib in DEMO_LIBRARIES],
+        "endpoints.z3950": True, "z3950.processes": 3,
+    }  # fmt: skip
+    (demo / "lienthong.yaml").write_text(render_config(overrides), encoding="utf-8")
+    port = free_port()
+    args = ["demo", "--dir", str(demo), "--z3950-port", str(port)]
+    with running_gateway_process(args, tmp_path, "z3950") as (_, process):
+        deadline = time.monotonic() + 30
+        while process.output_so_far().count("z3950 worker") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = [int(pid) for pid in re.findall(r"z3950 worker (\d+) listening",
+                                                process.output_so_far())]  # fmt: skip
+        assert len(pids) == 2
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"worker {pid} still running")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .errors import ProtocolViolation
 
-__all__ = ["Framer", "definite_lengths", "MAX_DEPTH"]
+__all__ = ["Framer", "definite_lengths", "length_octets", "split_header", "MAX_DEPTH"]
 
 #: Deepest TLV nesting accepted inside one APDU (a Type-1 query of 50 nested operators
 #: is about 200 levels deep; YAZ itself refuses far less).
@@ -110,11 +110,26 @@ def _walk(
             return pos, pos, 0
 
 
-def _length_octets(length: int) -> bytes:
+def length_octets(length: int) -> bytes:
+    """The definite length octets for ``length`` (short form under 128)."""
     if length < 0x80:
         return bytes((length,))
     body = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(body),)) + body
+
+
+def split_header(data: bytes | bytearray) -> tuple[bytes, int]:
+    """The identifier octets of the complete TLV at the start of ``data``, and the offset
+    where its contents start."""
+    header = _header(data, 0, len(data))
+    if header is None:
+        raise ProtocolViolation("truncated BER element")
+    end = 1
+    if data[0] & 0x1F == 0x1F:
+        while data[end] & 0x80:
+            end += 1
+        end += 1
+    return bytes(data[:end]), header[0]
 
 
 def definite_lengths(data: bytes | bytearray) -> bytes:
@@ -138,7 +153,7 @@ def definite_lengths(data: bytes | bytearray) -> bytes:
                 if element_end is None:
                     pos += 2
                 out_stack.pop()
-                finished = identifier + _length_octets(len(contents)) + contents
+                finished = identifier + length_octets(len(contents)) + contents
                 (out_stack[-1][1] if out_stack else result).extend(finished)
                 if not out_stack:
                     return bytes(result)

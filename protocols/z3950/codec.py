@@ -16,16 +16,18 @@ Anything that is not a well-formed APDU of a service this target offers raises
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
 import asn1tools
 
-from .ber import definite_lengths
+from .ber import definite_lengths, length_octets, split_header
 from .errors import ProtocolViolation
 
 __all__ = [
     "Apdu",
+    "EncodedRecords",
     "SPEC",
     "APDU_TAGS",
     "UNSUPPORTED_APDUS",
@@ -131,9 +133,37 @@ def _reason(exc: Exception) -> str:
     return text[:200]
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedRecords:
+    """A responseRecords list whose NamePlusRecords are already BER (``items``).
+
+    Records are most of a Present's bytes and most of its encoding time; encoded once and
+    cached (see ``records.RenderCache``), they are spliced into the response as they are.
+    """
+
+    items: list[bytes]
+
+
+_RESPONSE_RECORDS_TAG = b"\xbc"  # [28] IMPLICIT SEQUENCE OF NamePlusRecord (constructed)
+
+
 def encode_apdu(name: str, value: dict[str, Any]) -> bytes:
-    """``(name, value)`` to BER bytes (definite lengths)."""
-    return bytes(SPEC.encode("PDU", (name, value)))
+    """``(name, value)`` to BER bytes (definite lengths).
+
+    A ``records`` value of ``("responseRecords", EncodedRecords)`` is spliced in after the
+    other fields, which is its place when neither additionalSearchInfo nor otherInfo
+    follows it (the target sends neither).
+    """
+    records = value.get("records")
+    if records is None or not isinstance(records[1], EncodedRecords):
+        return bytes(SPEC.encode("PDU", (name, value)))
+    assert "otherInfo" not in value and "additionalSearchInfo" not in value
+    rest = {key: item for key, item in value.items() if key != "records"}
+    head = bytes(SPEC.encode("PDU", (name, rest)))
+    tag, start = split_header(head)
+    inner = b"".join(records[1].items)
+    body = head[start:] + _RESPONSE_RECORDS_TAG + length_octets(len(inner)) + inner
+    return tag + length_octets(len(body)) + body
 
 
 def decode_value(type_name: str, data: bytes) -> Any:

@@ -31,7 +31,8 @@ from .errors import Diagnostic, Z3950Error
 
 __all__ = ["RecordSyntax", "ElementSet", "RecordCharset", "SYNTAX_NAMES", "Retrieval",
            "RenderCache", "SERVED_SYNTAXES", "retrieval_record", "retrieval_records",
-           "element_set", "record_syntax", "encode_text", "decode_text", "wire_in"]  # fmt: skip
+           "element_set", "record_syntax", "encode_text", "decode_text", "wire_in",
+           "named_record"]  # fmt: skip
 
 
 class RecordSyntax(StrEnum):
@@ -149,7 +150,9 @@ class RenderCache:
     """Recently served retrieval records, shared by every session of a target.
 
     Copy cataloguers fetch the same popular records over and over, and rendering (MARC
-    decoding, ISO 2709 or XML encoding) is most of what a Present costs. An entry is keyed
+    decoding, ISO 2709 or XML encoding, then BER) is most of what a Present costs, so
+    entries are whole encoded NamePlusRecords, spliced into responses as they are. An
+    entry is keyed
     by the record's number and datestamp, which changes whenever its content or holdings
     do, so a cached rendering is never stale; the cache holds at most ``capacity`` bytes
     and drops the least recently used first. Safe to use from several threads.
@@ -159,7 +162,7 @@ class RenderCache:
         self.capacity = capacity
         self.size = 0
         self.hits = self.misses = 0
-        self._entries: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[bytes, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -167,8 +170,8 @@ class RenderCache:
         """What identifies one rendering of one version of a record."""
         return (stored.number, stored.datestamp, how.syntax, how.elements, how.charset)
 
-    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        """The cached EXTERNAL for ``key``, or None."""
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        """The cached NamePlusRecord for ``key``, or None."""
         with self._lock:
             found = self._entries.get(key)
             if found is None:
@@ -178,9 +181,9 @@ class RenderCache:
             self.hits += 1
             return found[0]
 
-    def put(self, key: tuple[Any, ...], record: dict[str, Any]) -> None:
+    def put(self, key: tuple[Any, ...], record: bytes) -> None:
         """Keep ``record`` for ``key``, dropping the oldest entries beyond the capacity."""
-        size = len(record["encoding"][1]) + 100
+        size = len(record) + 100
         if size > self.capacity // 16:
             return  # one huge record must not flush everything else
         with self._lock:
@@ -199,8 +202,9 @@ def retrieval_records(
     how: Retrieval,
     cache: RenderCache,
     fetch: Callable[[list[int]], list[StoredRecord]],
-) -> list[dict[str, Any] | Z3950Error]:
-    """Each record's EXTERNAL (or the diagnostic in its place), in order.
+) -> list[bytes | Z3950Error]:
+    """Each record as an encoded NamePlusRecord named by its library's database (or the
+    diagnostic to send in its place), in order.
 
     ``records`` may come without their MARC; only those missing from ``cache`` are
     fetched whole (one ``fetch`` call) and rendered.
@@ -210,7 +214,7 @@ def retrieval_records(
                                  SYNTAX_NAMES.get(how.syntax, how.syntax))  # fmt: skip
         return [unsupported for _ in records]
     keys = [RenderCache.key(stored, how) for stored in records]
-    found: list[dict[str, Any] | Z3950Error | None] = [cache.get(key) for key in keys]
+    found: list[bytes | Z3950Error | None] = [cache.get(key) for key in keys]
     missing = [stored.number for stored, hit in zip(records, found, strict=True) if hit is None]
     if missing:
         whole = {stored.number: stored for stored in fetch(missing)}
@@ -222,13 +226,21 @@ def retrieval_records(
                 found[i] = Z3950Error(Diagnostic.PRESENT_SYSTEM_ERROR, "record was deleted")
                 continue
             try:
-                rendered = retrieval_record(full, how)
+                rendered = named_record(full.source, ("retrievalRecord",
+                                                      retrieval_record(full, how)))  # fmt: skip
             except Z3950Error as error:
                 found[i] = error
             else:
                 cache.put(keys[i], rendered)
                 found[i] = rendered
     return [item for item in found if item is not None]
+
+
+def named_record(database: str, record: tuple[str, Any]) -> bytes:
+    """An encoded NamePlusRecord: a retrieval record or a surrogate diagnostic, named by
+    the database (member library id) it comes from."""
+    return encode_value("NamePlusRecord", {"name": wire_in(database, RecordCharset.UTF8),
+                                           "record": record})  # fmt: skip
 
 
 def _marc(stored: StoredRecord, how: Retrieval, *, brief: bool, holdings: bool = True) -> bytes:

@@ -34,7 +34,7 @@ from gateway.record import StoredRecord
 from gateway.store import RecordStore
 
 from .charset import negotiation_response, read_proposal
-from .codec import Apdu, bit_string, bits_of, text_of, wire_text
+from .codec import Apdu, EncodedRecords, bit_string, bits_of, text_of, wire_text
 from .errors import (
     CloseReason,
     Diagnostic,
@@ -50,6 +50,7 @@ from .records import (
     decode_text,
     element_set,
     encode_text,
+    named_record,
     record_syntax,
     retrieval_records,
 )
@@ -73,7 +74,6 @@ _MAX_OPERAND_SET = 500_000  # record numbers a result set may expand to as a sea
 _PREFETCH = 10
 _REMEMBERED_DROPS = 256  # names of dropped sets kept, to answer 27 rather than 30
 _ENVELOPE = 256  # bytes allowed for a response's own fields around its records
-_PER_RECORD = 48  # bytes of NamePlusRecord and EXTERNAL framing per record
 
 
 class SessionState(Enum):
@@ -368,7 +368,7 @@ class Session:
                 response["records"] = ("nonSurrogateDiagnostic", self._diagnostic(error))
             else:
                 entries, status = self._pack(result.records[: min(owed, wanted)], how, owed)
-                returned = len(entries)
+                returned = len(entries.items)
                 response.update(
                     numberOfRecordsReturned=returned,
                     nextResultSetPosition=_next_position(1, returned, total),
@@ -444,9 +444,10 @@ class Session:
             records = self.store.search(found.query, sort=found.sort, offset=start - 1,
                                         limit=count, metadata=False).records  # fmt: skip
         entries, status = self._pack(records, how, available)
+        returned = len(entries.items)
         response = {
-            "numberOfRecordsReturned": len(entries),
-            "nextResultSetPosition": _next_position(start, len(entries), found.total),
+            "numberOfRecordsReturned": returned,
+            "nextResultSetPosition": _next_position(start, returned, found.total),
             "presentStatus": status,
             "records": ("responseRecords", entries),
         }
@@ -463,7 +464,7 @@ class Session:
 
     def _pack(
         self, records: list[StoredRecord], how: Retrieval, owed: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[EncodedRecords, int]:
         """NamePlusRecords for ``records`` within the message size, and the present status.
 
         Each record is named by its member library's database. As YAZ's own server does,
@@ -473,35 +474,31 @@ class Session:
         preferred size ends it (status partial-2). Fewer records than ``owed`` for any
         other reason is partial-4 (the target's max_present).
         """
-        entries: list[dict[str, Any]] = []
+        entries: list[bytes] = []
         used = _ENVELOPE
         stopped = False
         retrievals = retrieval_records(records, how, self.renderings, self.store.fetch)
         for stored, retrieval in zip(records, retrievals, strict=True):
-            label = wire_text(stored.source)
-            record: tuple[str, Any]
             try:
                 if isinstance(retrieval, Z3950Error):
                     raise retrieval
-                size = len(retrieval["encoding"][1]) + _PER_RECORD + len(label)
-                self._check_size(size, owed)
+                self._check_size(len(retrieval), owed)
+                encoded = retrieval
             except Z3950Error as error:
-                record = ("surrogateDiagnostic", ("defaultFormat", self._diagnostic(error)))
-                size = 128 + len(label)
-            else:
-                record = ("retrievalRecord", retrieval)
-            if entries and used + size > self.preferred_message_size:
+                surrogate = ("defaultFormat", self._diagnostic(error))
+                encoded = named_record(stored.source, ("surrogateDiagnostic", surrogate))
+            if entries and used + len(encoded) > self.preferred_message_size:
                 stopped = True
                 break
-            entries.append({"name": label, "record": record})
-            used += size
+            entries.append(encoded)
+            used += len(encoded)
         if stopped:
             status = 2  # partial-2: message size
         elif len(entries) < owed:
             status = 4  # partial-4: the target's resource limit (max_present)
         else:
             status = 0
-        return entries, status
+        return EncodedRecords(entries), status
 
     def _check_size(self, size: int, owed: int) -> None:
         """Diagnostic 17 for a record over the exceptional size, 16 for one over the
