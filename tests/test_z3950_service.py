@@ -477,19 +477,26 @@ def test_delete_result_sets(demo_store: RecordStore) -> None:
     assert value["deleteOperationStatus"] == 0 and not session.result_sets
 
 
-def test_store_failures_close_the_session_cleanly(
+def test_store_failures_are_temporary_errors(
     demo_store: RecordStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An unexpected error is a Close (systemProblem), logged, never an exception."""
+    """An unexpected store error fails that operation with diagnostic 2 (logged, never an
+    exception); the session and its result sets stay usable once the store is back."""
     session = opened(demo_store)
+    answer(session, search(KIEU, name="kept"))
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    session.store = type("Broken", (), {"search": broken})()  # type: ignore[assignment]
-    name, value, close = answer(session, search(KIEU))
-    assert (name, value["closeReason"], close) == ("close", 2, True)
+    session.store = type("Broken", (), {"search": broken, "scan": broken})()  # type: ignore[assignment]
+    for apdu, response in [(search(KIEU), "searchResponse"), (present(11, 1, name="kept"),
+                           "presentResponse"), (scan(4, "a"), "scanResponse")]:  # fmt: skip
+        name, value, close = answer(session, apdu)
+        assert name == response and not close
+    assert diagnostic(answer(session, search(KIEU))[1]["records"]) == (2, "try again")
     assert "disk on fire" in caplog.text
+    session.store = demo_store
+    assert answer(session, present(1, 1, name="kept"))[1]["numberOfRecordsReturned"] == 1
 
 
 def test_replace_off_keeps_the_existing_set(demo_store: RecordStore) -> None:

@@ -184,9 +184,14 @@ class Session:
             return handler(self, value)
         except ProtocolViolation as violation:
             return self.close_reply(violation.reason, violation.message)
-        except Exception:  # the session ends cleanly; the request's data stays out of the log
+        except Exception:  # logged without the request's data
             _LOG.exception("Z39.50 %s from %s failed", name, self.peer)
-            return self.close_reply(CloseReason.SYSTEM_PROBLEM, "internal error")
+            failure = FAILURES.get(name)
+            if failure is None:
+                return self.close_reply(CloseReason.SYSTEM_PROBLEM, "internal error")
+            # The store may be busy or briefly unreachable: this operation fails with
+            # "temporary system error" and the session (its result sets) stays usable.
+            return failure(self, value, Z3950Error(Diagnostic.TEMPORARY_SYSTEM_ERROR, "try again"))
 
     def _unexpected(self, name: str) -> str:
         if self.state is SessionState.AWAITING_INIT:
@@ -377,11 +382,29 @@ class Session:
                 )
         return Reply([("searchResponse", _reference(value, response))])
 
+    # -- failed operations: the operation's response carrying the diagnostic ------------
     def _failed_search(self, value: dict[str, Any], error: Z3950Error) -> Reply:
         failed = {"resultCount": 0, "numberOfRecordsReturned": 0, "nextResultSetPosition": 0,
                   "searchStatus": False, "resultSetStatus": 3,
                   "records": ("nonSurrogateDiagnostic", self._diagnostic(error))}  # fmt: skip
         return Reply([("searchResponse", _reference(value, failed))])
+
+    def _failed_present(self, value: dict[str, Any], error: Z3950Error) -> Reply:
+        failed = {"numberOfRecordsReturned": 0, "nextResultSetPosition": 0, "presentStatus": 5,
+                  "records": ("nonSurrogateDiagnostic", self._diagnostic(error))}  # fmt: skip
+        return Reply([("presentResponse", _reference(value, failed))])
+
+    def _failed_scan(self, value: dict[str, Any], error: Z3950Error) -> Reply:
+        diagnostics = [("defaultFormat", self._diagnostic(error))]
+        failed = {"scanStatus": 6, "numberOfEntriesReturned": 0,
+                  "entries": {"nonsurrogateDiagnostics": diagnostics}}  # fmt: skip
+        return Reply([("scanResponse", _reference(value, failed))])
+
+    def _failed_sort(self, value: dict[str, Any], error: Z3950Error) -> Reply:
+        target = value.get("sortedResultSetName")
+        failed = {"sortStatus": 2, "resultSetStatus": 3 if target in self.result_sets else 4,
+                  "diagnostics": [("defaultFormat", self._diagnostic(error))]}  # fmt: skip
+        return Reply([("sortResponse", _reference(value, failed))])
 
     def _databases(self, names: list[str]) -> Query | None:
         """The source restriction the databases mean (None: the whole union catalogue)."""
@@ -431,10 +454,7 @@ class Session:
                 shown = f"{_bounded(start)}+{_bounded(requested)} of {found.total}"
                 raise Z3950Error(Diagnostic.PRESENT_OUT_OF_RANGE, shown)
         except Z3950Error as error:
-            failed = {"numberOfRecordsReturned": 0, "nextResultSetPosition": 0,
-                      "presentStatus": 5,
-                      "records": ("nonSurrogateDiagnostic", self._diagnostic(error))}  # fmt: skip
-            return Reply([("presentResponse", _reference(value, failed))])
+            return self._failed_present(value, error)
         available = min(requested, found.total - start + 1)
         count = min(available, self.settings.max_present)
         records: list[StoredRecord] = []
@@ -554,10 +574,7 @@ class Session:
             terms = self.store.scan(index, start, before=before, after=count - before,
                                     source=source)  # fmt: skip
         except Z3950Error as error:
-            diagnostics = [("defaultFormat", self._diagnostic(error))]
-            failed = {"scanStatus": 6, "numberOfEntriesReturned": 0,
-                      "entries": {"nonsurrogateDiagnostics": diagnostics}}  # fmt: skip
-            return Reply([("scanResponse", _reference(value, failed))])
+            return self._failed_scan(value, error)
         origin = heading_sort(index, start)
         preceding = sum(1 for term in terms if heading_sort(index, term.term) < origin)
         entries = []
@@ -590,9 +607,7 @@ class Session:
                 raise Z3950Error(Diagnostic.TOO_MANY_SORT_KEYS, str(_MAX_SORT_KEYS))
             keys = map_sort(value["sortSequence"])
         except Z3950Error as error:
-            failed = {"sortStatus": 2, "resultSetStatus": 3 if target in self.result_sets else 4,
-                      "diagnostics": [("defaultFormat", self._diagnostic(error))]}  # fmt: skip
-            return Reply([("sortResponse", _reference(value, failed))])
+            return self._failed_sort(value, error)
         self._keep(target, ResultSet(found.query, keys, found.total))
         response: dict[str, Any] = {"sortStatus": 0}
         if _COUNT_IN_SORT in self.options:
@@ -631,6 +646,14 @@ def _printable(text: str) -> str:
     """Client-supplied text fit for one log line (no forged lines, no terminal codes)."""
     return _CONTROL.sub("?", text)
 
+
+#: Request -> its response reporting a failure (an unexpected error becomes diagnostic 2).
+FAILURES: dict[str, Callable[[Session, dict[str, Any], Z3950Error], Reply]] = {
+    "searchRequest": Session._failed_search,
+    "presentRequest": Session._failed_present,
+    "scanRequest": Session._failed_scan,
+    "sortRequest": Session._failed_sort,
+}
 
 #: (state, APDU) -> what the session does; anything else is a protocol violation.
 TRANSITIONS: dict[tuple[SessionState, str], Callable[[Session, dict[str, Any]], Reply]] = {
