@@ -478,6 +478,32 @@ def oai_check(url: str, schema_folders: tuple[Path, ...], **options: Any) -> Non
 
 
 @main.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the search indexes of every record from its stored MARC.
+
+    Run it once after upgrading lienthong when the release notes say what is indexed has
+    changed (this release: call numbers, for Z39.50 Dewey and LC call number searches).
+    Datestamps do not move, so OAI-PMH harvesters see no change; the gateway may keep
+    serving meanwhile.
+
+    \b
+    Example:
+      lienthong -c /srv/lienthong/lienthong.yaml reindex
+    """
+    config = _config(ctx)
+    store = _open_store(config, create=False)
+    try:
+        total = store.count()
+        with click.progressbar(length=max(total, 1), label="reindexing", file=sys.stderr,
+                               show_pos=True) as bar:  # fmt: skip
+            done = store.reindex(progress=bar.update)
+    finally:
+        store.close()
+    click.echo(f"reindexed {done} record(s)")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "index_record",
     "prepare_record",
     "key_for",
+    "keys_json",
     "heading_sort",
     "year_of",
 ]
@@ -280,11 +281,13 @@ def prepare_record(record: CanonicalRecord) -> PreparedRecord:
         else "[]",
         content_hash=content_digest(marc_json, record.sets, record.items),
         index=index,
-        keys_json=json.dumps(
-            [
-                [name, key, sort if name in _HEADING_NAMES else ""]
-                for name, key, sort, _ in index.keys
-            ],
-            ensure_ascii=False,
-        ),
+        keys_json=keys_json(index),
     )
+
+
+def keys_json(index: IndexedRecord) -> str:
+    """JSON [[index, key, sort], ...] of a record's index keys (sort empty for codes)."""
+    keys = [
+        [name, key, sort if name in _HEADING_NAMES else ""] for name, key, sort, _ in index.keys
+    ]
+    return json.dumps(keys, ensure_ascii=False)

@@ -108,3 +108,13 @@ def test_import_uses_the_library_legacy_setting_unless_told_otherwise(tmp_path: 
     bad = runner.invoke(main, ["-c", str(config_file), "config", "check"])
     assert bad.exit_code == 2
     assert "libraries[0].legacy_vietnamese" in bad.output and "must be one of" in bad.output
+
+
+def test_reindex_command_reindexes_every_record(tmp_path: Path) -> None:
+    """``lienthong reindex`` rebuilds the indexes of every live record and says how many."""
+    config_file = _init(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["-c", str(config_file), "import", str(VIE_121)]).exit_code == 0
+    result = runner.invoke(main, ["-c", str(config_file), "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "reindexed 121 record(s)" in result.output

@@ -7,7 +7,7 @@ SQLite (embedded default) and PostgreSQL implement it and pass one shared test s
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,6 +123,13 @@ class RecordStore(abc.ABC):
         A record whose content is unchanged keeps its datestamp; a tombstone that comes back
         is revived. All changed records of the batch get one datestamp, taken at commit.
         """
+
+    @abc.abstractmethod
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild every live record's index entries from its stored MARC (after an
+        upgrade changed what is indexed); datestamps and the change feed stay as they are,
+        since no record's content changes. Returns how many records were reindexed;
+        ``progress`` is called with each batch's size."""
 
     @abc.abstractmethod
     def delete(self, source: str, local_ids: Iterable[str]) -> WriteSummary:

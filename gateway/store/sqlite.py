@@ -19,7 +19,15 @@ from pathlib import Path
 
 from crosswalks.marcjson import marc_from_json
 
-from ..indexing import TEXT_HEADINGS, PreparedRecord, heading_sort, prepare_record
+from ..indexing import (
+    TEXT_HEADINGS,
+    IndexedRecord,
+    PreparedRecord,
+    heading_sort,
+    index_record,
+    keys_json,
+    prepare_record,
+)
 from ..query import Index, Query, SortField, SortKey
 from ..record import CanonicalRecord, Item, StoredRecord, parse_oai_identifier
 from .compiler import Compiled, FtsExpression, SqlCompiler
@@ -96,6 +104,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
 );
 """
 
+_REINDEX_BATCH = 2000
 _HEADER_COLUMNS = "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, NULL"
 _RECORD_COLUMNS = _HEADER_COLUMNS.removesuffix("NULL") + "marc"
 
@@ -332,17 +341,26 @@ class SQLiteStore(RecordStore):
             # up as deleted in those sets' feeds instead of silently vanishing from them.
             db.executemany("UPDATE memberships SET active = 0 WHERE number = ?", params)
 
+    @classmethod
+    def _write_indexes(cls, db: sqlite3.Connection, indexed: dict[int, PreparedRecord]) -> None:
+        cls._write_index_entries(db, {number: item.index for number, item in indexed.items()})
+        db.executemany(
+            "INSERT INTO memberships (number, set_spec, active) VALUES (?, ?, 1) "
+            "ON CONFLICT (number, set_spec) DO UPDATE SET active = 1",
+            [(number, spec) for number, item in indexed.items() for spec in item.sets],
+        )
+
     @staticmethod
-    def _write_indexes(db: sqlite3.Connection, indexed: dict[int, PreparedRecord]) -> None:
+    def _write_index_entries(db: sqlite3.Connection, indexed: dict[int, IndexedRecord]) -> None:
         db.executemany(
             "INSERT INTO record_text (rowid, title, author, subject, publisher, other) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(number, *item.index.words) for number, item in indexed.items()],
+            [(number, *index.words) for number, index in indexed.items()],
         )
         codes = []
         headings = []
-        for number, item in indexed.items():
-            for index, key, sort, display in item.index.keys:
+        for number, record_index in indexed.items():
+            for index, key, sort, display in record_index.keys:
                 if index in _HEADING_NAMES:
                     headings.append((index, sort, number, display))
                 else:
@@ -352,11 +370,33 @@ class SQLiteStore(RecordStore):
             "INSERT OR IGNORE INTO headings (idx, sort, number, display) VALUES (?, ?, ?, ?)",
             headings,
         )
-        db.executemany(
-            "INSERT INTO memberships (number, set_spec, active) VALUES (?, ?, 1) "
-            "ON CONFLICT (number, set_spec) DO UPDATE SET active = 1",
-            [(number, spec) for number, item in indexed.items() for spec in item.sets],
-        )
+
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        db = self._connection()
+        done = last = 0
+        while True:
+            rows = db.execute(
+                "SELECT number, marc FROM records WHERE deleted = 0 AND number > ? "
+                "ORDER BY number LIMIT ?",
+                (last, _REINDEX_BATCH),
+            ).fetchall()
+            if not rows:
+                return done
+            indexed = {number: index_record(marc_from_json(json.loads(marc)))
+                       for number, marc in rows}  # fmt: skip
+            with _write_transaction(db):  # one batch at a time: syncs interleave
+                self._drop_indexes(db, list(indexed), memberships=False)
+                db.executemany(
+                    "UPDATE records SET title_sort = ?, author_sort = ?, year = ?, keys = ? "
+                    "WHERE number = ?",
+                    [(index.title_sort, index.author_sort, index.year, keys_json(index), number)
+                     for number, index in indexed.items()],
+                )  # fmt: skip
+                self._write_index_entries(db, indexed)
+            last = rows[-1][0]
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
 
     # -- reading ----------------------------------------------------------------------
     def get(self, source: str, local_id: str) -> StoredRecord | None:
