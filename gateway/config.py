@@ -153,7 +153,8 @@ SCHEMA: dict[str, Key] = {
     "z3950": Key("map", "Z39.50 (copy cataloguing, on server.z3950_port; databases Default and "
                  "each library id).", children={
         "processes": Key("int", "Processes serving Z39.50 on its port (the kernel spreads "
-                         "sessions over them); one per CPU core uses a multi-core machine.",
+                         "sessions over them; caches and threads are per process); one per "
+                         "CPU core uses a multi-core machine.",
                          default=1, minimum=1, maximum=64),
         "max_sessions": Key("int", "Most Z39.50 sessions open at once, per process; more are "
                             "closed at connect.", default=200, minimum=1, maximum=10000),
@@ -169,8 +170,9 @@ SCHEMA: dict[str, Key] = {
         "max_request_size": Key("int", "Largest request APDU in bytes; a bigger one closes "
                                 "the session.", default=1048576, minimum=4096,
                                 maximum=67108864),
-        "render_cache_mb": Key("int", "Memory in MiB for recently served records (popular "
-                               "records are then served without rendering them again).",
+        "render_cache_mb": Key("int", "Memory in MiB, per process, for recently served records "
+                               "(popular records are then served without rendering them "
+                               "again).",
                                default=64, minimum=0, maximum=65536),
         "accounts": Key("list", "Z39.50 logins (idPass authentication). With none, access is "
                         "open. Make a password hash with 'lienthong hash-password'.",
@@ -474,6 +476,10 @@ class _Validator:
                 self.problem(f"endpoints.{name}", _find(root, "endpoints", name),
                              f"{ENDPOINT_SPECS[name].title} is not part of this version of "
                              "lienthong yet; set it to false")  # fmt: skip
+        processes = (values.get("z3950") or {}).get("processes") or 1
+        if processes > 1 and os.name != "posix":
+            self.problem("z3950.processes", _find(root, "z3950", "processes"),
+                         "several processes need a POSIX system (Linux); use 1 here")  # fmt: skip
         users: set[str] = set()
         for i, account in enumerate((values.get("z3950") or {}).get("accounts") or []):
             user = account.get("user")

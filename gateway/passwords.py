@@ -8,6 +8,7 @@ a deliberate few tens of milliseconds (run it off the network thread).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -25,7 +26,11 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
+    """Unpadded base64 to bytes; b"" for text that is not base64 (a truncated hash)."""
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def hash_password(password: str) -> str:

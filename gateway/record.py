@@ -89,6 +89,9 @@ class StoredRecord:
     sets: frozenset[str]
     items: tuple[Item, ...]
     marc: Record | None
+    #: The store's change sequence number of this version: it grows with every change, so
+    #: (number, version) names one version exactly (datestamps are only seconds).
+    version: int = 0
 
     @property
     def datestamp_text(self) -> str:

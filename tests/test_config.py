@@ -221,3 +221,12 @@ def test_weak_or_unaffordable_hashes_are_not_hashes(stored: str) -> None:
     from gateway.passwords import is_password_hash, verify_password
 
     assert not is_password_hash(stored) and not verify_password("x", stored)
+
+
+def test_a_truncated_hash_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    """A hash cut short while pasting (broken base64) is just not a hash."""
+    from gateway.passwords import hash_password, is_password_hash, verify_password
+
+    good = hash_password("x")
+    for cut in range(1, 6):
+        assert not is_password_hash(good[:-cut]) and not verify_password("x", good[:-cut])

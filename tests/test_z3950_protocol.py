@@ -223,3 +223,13 @@ def test_version_2_sessions_end_without_a_close(demo_store: RecordStore) -> None
     assert [name for name, _ in replies(transport)] == ["initResponse"]
     protocol.dataReceived(encode_apdu("initRequest", decode_apdu(INIT)[1]))  # a second Init
     assert transport.value() == b"" and transport.disconnecting
+
+
+def test_closing_while_paused_unregisters_the_producer(demo_store: RecordStore) -> None:
+    """A session ended while the transport has paused it lets go of the transport, so the
+    close happens once the buffer drains instead of resuming the session."""
+    protocol, transport = connect(factory_for(demo_store, task.Clock()))
+    protocol.dataReceived(INIT)
+    protocol.pauseProducing()
+    protocol.dataReceived(b"\x00garbage")
+    assert transport.disconnecting and transport.producer is None

@@ -547,3 +547,25 @@ def test_result_set_names_in_any_charset_stay_distinct(demo_store: RecordStore) 
         apdu[1]["resultSetName"] = name
         answer(session, apdu)
     assert {"\xe1a", "\xe2a"} <= set(session.result_sets)
+
+
+def test_cached_records_follow_every_change(sqlite_store: RecordStore) -> None:
+    """A copy lent within the same second as the last change still shows as lent: cached
+    renderings are keyed by the record's version, not its (one-second) datestamp."""
+    import dataclasses
+
+    from gateway.record import Item
+    from tests.records import make_record
+
+    record = make_record("k1", "Truyện Kiều")
+    shelf = dataclasses.replace(record, items=(Item("lib-a", "B1", status="available"),))
+    lent = dataclasses.replace(record, items=(Item("lib-a", "B1", status="on loan"),))
+    session = opened(sqlite_store, TargetSettings(databases={"default": None}))
+    availability = []
+    for version in (shelf, lent):
+        sqlite_store.upsert([version])
+        answer(session, search(term(4, "truyen kieu")))
+        _, value, _ = answer(session, present(1, 1, syntax=OPAC))
+        opac = decode_value("OPACRecord", value["records"][1][0]["record"][1]["encoding"][1])
+        availability.append(opac["holdingsData"][0][1]["circulationData"][0]["availableNow"])
+    assert availability == [True, False]

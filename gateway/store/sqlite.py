@@ -104,9 +104,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
 );
 """
 
-_REINDEX_BATCH = 2000
-_HEADER_COLUMNS = "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, NULL"
-_RECORD_COLUMNS = _HEADER_COLUMNS.removesuffix("NULL") + "marc"
+_REINDEX_BATCH = 500  # records per write transaction (a sync waits at most one batch)
+_HEADER_COLUMNS = (
+    "number, source, local_id, oai_identifier, datestamp, deleted, sets, items, NULL, sequence"
+)
+_RECORD_COLUMNS = _HEADER_COLUMNS.replace("NULL", "marc")
 
 
 class SQLiteStore(RecordStore):
@@ -375,16 +377,18 @@ class SQLiteStore(RecordStore):
         db = self._connection()
         done = last = 0
         while True:
-            rows = db.execute(
-                "SELECT number, marc FROM records WHERE deleted = 0 AND number > ? "
-                "ORDER BY number LIMIT ?",
-                (last, _REINDEX_BATCH),
-            ).fetchall()
-            if not rows:
-                return done
-            indexed = {number: index_record(marc_from_json(json.loads(marc)))
-                       for number, marc in rows}  # fmt: skip
-            with _write_transaction(db):  # one batch at a time: syncs interleave
+            # One batch per write transaction, read inside it: a sync may commit between
+            # batches, never between reading a record and rewriting its index.
+            with _write_transaction(db):
+                rows = db.execute(
+                    "SELECT number, marc FROM records WHERE deleted = 0 AND marc IS NOT NULL "
+                    "AND number > ? ORDER BY number LIMIT ?",
+                    (last, _REINDEX_BATCH),
+                ).fetchall()
+                if not rows:
+                    return done
+                indexed = {number: index_record(marc_from_json(json.loads(marc)))
+                           for number, marc in rows}  # fmt: skip
                 self._drop_indexes(db, list(indexed), memberships=False)
                 db.executemany(
                     "UPDATE records SET title_sort = ?, author_sort = ?, year = ?, keys = ? "
@@ -616,7 +620,7 @@ class SQLiteStore(RecordStore):
         )
         changes = []
         for row in rows:
-            record = _stored(row[:9])
+            record = _stored(row[:10])
             position = FeedPosition(record.datestamp, row[9])
             changes.append(Change(position=position, record=record, in_set=bool(row[10])))
         return changes
@@ -720,8 +724,8 @@ def _from_epoch(seconds: int) -> datetime:
 
 
 def _stored(row: Sequence[object]) -> StoredRecord:
-    number, source, local_id, oai_id, stamp, deleted, sets, items, marc = row
-    assert isinstance(stamp, int) and isinstance(number, int)
+    number, source, local_id, oai_id, stamp, deleted, sets, items, marc, sequence = row
+    assert isinstance(stamp, int) and isinstance(number, int) and isinstance(sequence, int)
     return StoredRecord(
         number=number,
         source=str(source),
@@ -732,6 +736,7 @@ def _stored(row: Sequence[object]) -> StoredRecord:
         sets=frozenset(json.loads(str(sets))),
         items=tuple(Item(**i) for i in json.loads(str(items))),
         marc=marc_from_json(json.loads(str(marc))) if marc and not deleted else None,
+        version=sequence,
     )
 
 

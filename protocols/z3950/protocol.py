@@ -33,6 +33,7 @@ __all__ = ["Z3950Factory", "Z3950Protocol", "build", "settings_from"]
 _LOG = logging.getLogger(__name__)
 #: APDUs one connection may have waiting behind the one being answered.
 MAX_QUEUED = 64
+MAX_QUEUED_BYTES = 4 * 1024 * 1024
 #: Seconds a connection may stay silent before its Init (then idle_timeout applies).
 INIT_TIMEOUT = 60
 #: Seconds a closed connection may take to read its last bytes before it is cut.
@@ -55,7 +56,10 @@ class Z3950Protocol(Protocol):
         self.queue: deque[bytes] = deque()
         self.busy = False
         self.paused = False
+        self.registered = False
         self.closing = False
+        self.queued_bytes = 0
+        self.abort: Any = None  #: the IDelayedCall that cuts a closed peer that does not read
         self.idle: Any = None  #: the IDelayedCall of the idle timeout
         self.peer = ""
 
@@ -79,14 +83,18 @@ class Z3950Protocol(Protocol):
         if set_keepalive is not None:
             set_keepalive(1)
         self._wire.registerProducer(self, True)
+        self.registered = True
         self._arm()
 
     # -- IPushProducer: the transport's buffer is full / has drained ----------------------
     def pauseProducing(self) -> None:
         self.paused = True
+        self._wire.pauseProducing()  # and read no more requests meanwhile
 
     def resumeProducing(self) -> None:
         self.paused = False
+        if not self.closing:
+            self._wire.resumeProducing()
         self._next()
 
     def stopProducing(self) -> None:
@@ -122,8 +130,9 @@ class Z3950Protocol(Protocol):
             self._end(violation.reason, violation.message)
             return
         self.queue.extend(pdus)
-        if len(self.queue) > MAX_QUEUED:
-            self._end(CloseReason.RESOURCES, f"more than {MAX_QUEUED} requests waiting")
+        self.queued_bytes += sum(len(pdu) for pdu in pdus)
+        if len(self.queue) > MAX_QUEUED or self.queued_bytes > MAX_QUEUED_BYTES:
+            self._end(CloseReason.RESOURCES, "too many requests waiting")
             return
         self._next()
 
@@ -132,6 +141,7 @@ class Z3950Protocol(Protocol):
             return
         self.busy = True
         pdu = self.queue.popleft()
+        self.queued_bytes -= len(pdu)
         deferred = self.factory.in_thread(_answer, self.session, pdu)
         deferred.addCallbacks(self._send, self._failed)
 
@@ -164,8 +174,11 @@ class Z3950Protocol(Protocol):
     def _drop(self) -> None:
         """Close once what was written is sent; abort if the peer does not read it soon."""
         self.closing = True
+        if self.registered:  # else a paused producer is resumed instead of closing
+            self.registered = False
+            self._wire.unregisterProducer()
         self._wire.loseConnection()
-        self.factory.reactor.callLater(ABORT_AFTER, self._abort)
+        self.abort = self.factory.reactor.callLater(ABORT_AFTER, self._abort)
 
     def _abort(self) -> None:
         if self.transport is not None and self.transport.connected:  # type: ignore[attr-defined]
@@ -173,8 +186,11 @@ class Z3950Protocol(Protocol):
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: B008
         self.closing = True
-        if self.idle is not None and self.idle.active():
-            self.idle.cancel()
+        for timer in (self.idle, self.abort):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self.queue.clear()
+        self.framer = Framer(0)
         if self.session is not None:
             self.factory.sessions -= 1
             self.session = None

@@ -87,7 +87,10 @@ def decode_text(raw: str | bytes, charset: RecordCharset) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         if charset is RecordCharset.MARC8:
-            return str(MARC8ToUnicode(quiet=True).translate(data))
+            try:
+                return str(MARC8ToUnicode(quiet=True).translate(data))
+            except (UnicodeDecodeError, IndexError, KeyError, TypeError, ValueError):
+                pass  # malformed MARC-8 escapes: shown with replacements below
         return data.decode("utf-8", "replace")
 
 
@@ -152,10 +155,10 @@ class RenderCache:
     Copy cataloguers fetch the same popular records over and over, and rendering (MARC
     decoding, ISO 2709 or XML encoding, then BER) is most of what a Present costs, so
     entries are whole encoded NamePlusRecords, spliced into responses as they are. An
-    entry is keyed
-    by the record's number and datestamp, which changes whenever its content or holdings
-    do, so a cached rendering is never stale; the cache holds at most ``capacity`` bytes
-    and drops the least recently used first. Safe to use from several threads.
+    entry is keyed by the record's number and version (the store's change sequence, new
+    with every change of content or holdings), so a cached rendering is never stale; the
+    cache holds at most ``capacity`` bytes and drops the least recently used first. Safe
+    to use from several threads.
     """
 
     def __init__(self, capacity: int = 64 * 1024 * 1024) -> None:
@@ -168,7 +171,7 @@ class RenderCache:
     @staticmethod
     def key(stored: StoredRecord, how: Retrieval) -> tuple[Any, ...]:
         """What identifies one rendering of one version of a record."""
-        return (stored.number, stored.datestamp, how.syntax, how.elements, how.charset)
+        return (stored.number, stored.version, how.syntax, how.elements, how.charset)
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
         """The cached NamePlusRecord for ``key``, or None."""

@@ -318,10 +318,14 @@ class Session:
         self.result_sets[raw] = result
 
     def _operand(self, raw: str) -> frozenset[int] | None:
-        """A result set's record numbers, for its use as a search operand."""
+        """A result set's record numbers, for its use as a search operand (a use, for the
+        least-recently-used order; a dropped set is 27, as elsewhere)."""
+        if raw in self.dropped:
+            raise Z3950Error(Diagnostic.RESULT_SET_DELETED_BY_TARGET, self._shown(raw))
         found = self.result_sets.get(raw)
         if found is None:
             return None
+        self.result_sets.move_to_end(raw)
         if found.total > _MAX_OPERAND_SET:
             raise Z3950Error(Diagnostic.TOO_MANY_RECORDS, self._shown(raw))
         return frozenset(self.store.search_numbers(found.query, sort=found.sort))
@@ -355,7 +359,7 @@ class Session:
             self.result_sets.pop(name, None)  # a failed search leaves no set of that name
             return self._failed_search(value, error)
         total = result.total
-        self._keep(name, ResultSet(query, (), total, result.records))
+        kept = ResultSet(query, (), total, result.records)
         if total <= small:
             owed, names = total, value.get("smallSetElementSetNames")
         elif total < large:
@@ -380,6 +384,7 @@ class Session:
                     presentStatus=status,
                     records=("responseRecords", entries),
                 )
+        self._keep(name, kept)  # only once the whole answer is made
         return Reply([("searchResponse", _reference(value, response))])
 
     # -- failed operations: the operation's response carrying the diagnostic ------------
@@ -584,7 +589,8 @@ class Session:
             entries.append(("termInfo", info))
         response: dict[str, Any] = {
             "stepSize": 0,
-            "scanStatus": 0 if len(entries) >= asked else 5,
+            # partial-4 when the target's own cap cut the list, partial-5 at its end.
+            "scanStatus": 0 if len(entries) >= asked else 4 if len(entries) == count else 5,
             "numberOfEntriesReturned": len(entries),
             "positionOfTerm": preceding + 1,
         }
