@@ -335,17 +335,18 @@ def _run_server(config: Config, addresses: ServerAddresses) -> None:
 
 @main.command("endpoint-worker", hidden=True)
 @click.argument("endpoint")
-@click.option("--fd", "descriptor", type=int, required=True)
+@click.option("--host", required=True)
+@click.option("--port", type=click.IntRange(1, 65535), required=True)
 @click.option("--parent", type=int, required=True)
 @click.pass_context
-def endpoint_worker(ctx: click.Context, endpoint: str, descriptor: int, parent: int) -> None:
+def endpoint_worker(ctx: click.Context, endpoint: str, host: str, port: int, parent: int) -> None:
     """A worker process of 'serve' for an endpoint with 'processes' above 1 (internal)."""
     from .server import start_logging
     from .workers import run_worker
 
     config = _config(ctx)
     start_logging(config.values["logging"]["level"])
-    run_worker(config, endpoint, descriptor, parent)
+    run_worker(config, endpoint, host, port, parent)
 
 
 @main.command()

@@ -33,7 +33,7 @@ from . import __version__
 from .config import Config
 from .endpoints import ENDPOINT_SPECS, GatewayContext, load_builder
 from .store import RecordStore
-from .workers import WorkerProcesses
+from .workers import WorkerProcesses, listen_shared
 
 __all__ = [
     "ServerAddresses",
@@ -248,13 +248,19 @@ class GatewayServer:
         for name, factory in tcp_factories.items():
             spec = ENDPOINT_SPECS[name]
             processes = int((self.context.config.values.get(name) or {}).get("processes", 1))
-            bound: Any = self.reactor.listenTCP(self.ports[spec.port_key], factory,
-                                                interface=self.host)  # fmt: skip
-            self.listening[name] = bound
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            self.context.addresses[name] = f"{host}:{bound.getHost().port}"
+            bound: Any
             if processes > 1:
-                self.workers.start(str(self.context.config.file), name, bound.fileno(),
+                bound = listen_shared(self.reactor, self.host, self.ports[spec.port_key],
+                                      factory, first=True)  # fmt: skip
+            else:
+                bound = self.reactor.listenTCP(self.ports[spec.port_key], factory,
+                                               interface=self.host)  # fmt: skip
+            self.listening[name] = bound
+            port = bound.getHost().port
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            self.context.addresses[name] = f"{host}:{port}"
+            if processes > 1:
+                self.workers.start(str(self.context.config.file), name, self.host, port,
                                    processes - 1, self.reactor)  # fmt: skip
         for name, address in self.context.addresses.items():
             log.info("{name} listening on {address}", name=name, address=address)
