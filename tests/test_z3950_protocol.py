@@ -32,6 +32,24 @@ def now(function: Any, *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
     return defer.maybeDeferred(function, *args, **kwargs)
 
 
+class HeldPool:
+    """A "thread pool" whose calls wait until the test runs them (to see what happens
+    meanwhile)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Any, tuple[Any, ...], defer.Deferred[Any]]] = []
+
+    def __call__(self, function: Any, *args: Any) -> defer.Deferred[Any]:
+        deferred: defer.Deferred[Any] = defer.Deferred()
+        self.pending.append((function, args, deferred))
+        return deferred
+
+    def run_next(self) -> None:
+        """Run the oldest waiting call and hand its result on."""
+        function, args, deferred = self.pending.pop(0)
+        deferred.callback(function(*args))
+
+
 def factory_for(store: RecordStore, clock: task.Clock, **limits: Any) -> Z3950Factory:
     """A factory on ``clock`` with the demo databases and ``limits``."""
     settings = TargetSettings(
@@ -72,21 +90,14 @@ def test_a_session_fed_byte_by_byte_answers_in_order(demo_store: RecordStore) ->
 
 def test_pipelined_requests_wait_for_the_slow_one(demo_store: RecordStore) -> None:
     """Requests in one read are answered one after the other, never interleaved."""
-    pending: list[tuple[Any, tuple[Any, ...], defer.Deferred[Any]]] = []
-
-    def later(function: Any, *args: Any) -> defer.Deferred[Any]:
-        deferred: defer.Deferred[Any] = defer.Deferred()
-        pending.append((function, args, deferred))
-        return deferred
-
+    later = HeldPool()
     factory = factory_for(demo_store, task.Clock())
     factory.in_thread = later
     protocol, transport = connect(factory)
     protocol.dataReceived(INIT + SEARCH + PRESENT)
-    assert len(pending) == 1  # only the first is being answered
-    while pending:
-        function, args, deferred = pending.pop(0)
-        deferred.callback(function(*args))
+    assert len(later.pending) == 1  # only the first is being answered
+    while later.pending:
+        later.run_next()
     assert [name for name, _ in replies(transport)] == [
         "initResponse", "searchResponse", "presentResponse"]  # fmt: skip
 
@@ -199,20 +210,13 @@ def test_a_connection_lost_mid_request_is_quiet(
     demo_store: RecordStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The answer to a request whose client has gone is dropped without an error."""
-    pending: list[tuple[Any, tuple[Any, ...], defer.Deferred[Any]]] = []
-
-    def later(function: Any, *args: Any) -> defer.Deferred[Any]:
-        deferred: defer.Deferred[Any] = defer.Deferred()
-        pending.append((function, args, deferred))
-        return deferred
-
+    later = HeldPool()
     factory = factory_for(demo_store, task.Clock())
     factory.in_thread = later
     protocol, transport = connect(factory)
     protocol.dataReceived(INIT)
     protocol.connectionLost()
-    function, args, deferred = pending.pop()
-    deferred.callback(function(*args))
+    later.run_next()
     assert transport.value() == b"" and "failed" not in caplog.text and factory.sessions == 0
 
 

@@ -7,7 +7,7 @@ Every problem with a request ends as one of these codes in a well-formed SRU res
 
 from __future__ import annotations
 
-from enum import IntEnum
+from gateway.diagnostics import NumberedDiagnostic
 
 __all__ = ["Diagnostic", "SRUError", "DIAGNOSTIC_SET"]
 
@@ -15,16 +15,8 @@ __all__ = ["Diagnostic", "SRUError", "DIAGNOSTIC_SET"]
 DIAGNOSTIC_SET = "info:srw/diagnostic/1/"
 
 
-class Diagnostic(IntEnum):
+class Diagnostic(NumberedDiagnostic):
     """The SRU diagnostics this server reports, with the standard's message for each."""
-
-    message: str
-
-    def __new__(cls, code: int, message: str) -> Diagnostic:
-        member = int.__new__(cls, code)
-        member._value_ = code
-        member.message = message
-        return member
 
     GENERAL_SYSTEM_ERROR = 1, "General system error"
     UNSUPPORTED_OPERATION = 4, "Unsupported operation"

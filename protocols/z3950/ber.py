@@ -124,12 +124,17 @@ def split_header(data: bytes | bytearray) -> tuple[bytes, int]:
     header = _header(data, 0, len(data))
     if header is None:
         raise ProtocolViolation("truncated BER element")
-    end = 1
-    if data[0] & 0x1F == 0x1F:
+    return bytes(data[: _identifier_end(data, 0)]), header[0]
+
+
+def _identifier_end(data: bytes | bytearray, pos: int) -> int:
+    """Offset just past the identifier octets of the (complete) TLV at ``pos``."""
+    end = pos + 1
+    if data[pos] & 0x1F == 0x1F:  # high tag number: octets until one without bit 8
         while data[end] & 0x80:
             end += 1
         end += 1
-    return bytes(data[:end]), header[0]
+    return end
 
 
 def definite_lengths(data: bytes | bytearray) -> bytes:
@@ -162,13 +167,7 @@ def definite_lengths(data: bytes | bytearray) -> bytes:
         if header is None:
             raise ProtocolViolation("truncated BER element")
         contents_start, length, constructed = header
-        # The identifier octets are everything before the length octets.
-        identifier_end = pos + 1
-        if data[pos] & 0x1F == 0x1F:
-            while data[identifier_end] & 0x80:
-                identifier_end += 1
-            identifier_end += 1
-        identifier = bytes(data[pos:identifier_end])
+        identifier = bytes(data[pos : _identifier_end(data, pos)])
         if constructed:
             if len(out_stack) >= MAX_DEPTH:
                 raise ProtocolViolation(f"BER nesting deeper than {MAX_DEPTH} levels")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+from gateway.diagnostics import NumberedDiagnostic
+
 __all__ = ["Diagnostic", "Z3950Error", "CloseReason", "ProtocolViolation", "BIB1_DIAGNOSTICS",
            "diagnostic_record", "close_apdu"]  # fmt: skip
 
@@ -18,16 +20,8 @@ __all__ = ["Diagnostic", "Z3950Error", "CloseReason", "ProtocolViolation", "BIB1
 BIB1_DIAGNOSTICS = "1.2.840.10003.4.1"
 
 
-class Diagnostic(IntEnum):
+class Diagnostic(NumberedDiagnostic):
     """The Bib-1 diagnostics this target reports, with the standard's message for each."""
-
-    message: str
-
-    def __new__(cls, code: int, message: str) -> Diagnostic:
-        member = int.__new__(cls, code)
-        member._value_ = code
-        member.message = message
-        return member
 
     PERMANENT_SYSTEM_ERROR = 1, "Permanent system error"
     TEMPORARY_SYSTEM_ERROR = 2, "Temporary system error"

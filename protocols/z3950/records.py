@@ -26,7 +26,7 @@ from crosswalks.iso2709 import RecordTooLong
 from crosswalks.marc8 import encode_marc8
 from gateway.record import Item, StoredRecord
 
-from .codec import encode_value, external
+from .codec import encode_value, external, wire_text
 from .errors import Diagnostic, Z3950Error
 
 __all__ = ["RecordSyntax", "ElementSet", "RecordCharset", "SYNTAX_NAMES", "Retrieval",
@@ -242,8 +242,7 @@ def retrieval_records(
 def named_record(database: str, record: tuple[str, Any]) -> bytes:
     """An encoded NamePlusRecord: a retrieval record or a surrogate diagnostic, named by
     the database (member library id) it comes from."""
-    return encode_value("NamePlusRecord", {"name": wire_in(database, RecordCharset.UTF8),
-                                           "record": record})  # fmt: skip
+    return encode_value("NamePlusRecord", {"name": wire_text(database), "record": record})
 
 
 def _marc(stored: StoredRecord, how: Retrieval, *, brief: bool, holdings: bool = True) -> bytes:

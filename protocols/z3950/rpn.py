@@ -81,7 +81,7 @@ class TermEncoding(StrEnum):
 
 # C0 and C1 controls and DEL: no search term has a reason to carry one, and they would
 # reach logs and diagnostics.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # MARC-8 bytes that are not text: C0 controls other than ESC (which designates character
 # sets), DEL, and the C1 range apart from the four MARC-8 C1 controls (non-sort begin/end,
 # joiner, zero width non-joiner), which the decoder drops.
@@ -115,7 +115,7 @@ def decode_term(raw: bytes, encoding: TermEncoding) -> str:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise Z3950Error(Diagnostic.MALFORMED_TERM, "control character in term")
     return normalize(text)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ from .records import (
     record_syntax,
     retrieval_records,
 )
-from .rpn import TermEncoding, map_rpn, map_scan_term, map_sort
+from .rpn import CONTROL_CHARACTERS, TermEncoding, map_rpn, map_scan_term, map_sort
 
 __all__ = ["TargetSettings", "Session", "SessionState", "Reply", "TRANSITIONS", "database_key"]
 
@@ -645,12 +644,9 @@ def _bounded(number: int) -> str:
     return str(number) if abs(number) < 10**18 else "out of range"
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def _printable(text: str) -> str:
     """Client-supplied text fit for one log line (no forged lines, no terminal codes)."""
-    return _CONTROL.sub("?", text)
+    return CONTROL_CHARACTERS.sub("?", text)
 
 
 #: Request -> its response reporting a failure (an unexpected error becomes diagnostic 2).
