@@ -545,5 +545,13 @@ def stats(ctx: click.Context, as_json: bool) -> None:
                f"{sum(r.tombstones for r in rows):>11}")  # fmt: skip
 
 
+from .accounts import accounts  # noqa: E402 (registered last: accounts imports nothing of cli)
+from .circulation.commands import items_group, loans_group, patrons_group  # noqa: E402
+
+main.add_command(accounts)
+main.add_command(patrons_group)
+main.add_command(items_group)
+main.add_command(loans_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

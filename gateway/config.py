@@ -9,6 +9,7 @@ writes are rendered from it, so the documented keys and the accepted keys cannot
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import textwrap
@@ -33,6 +34,10 @@ __all__ = [
     "find_config",
     "load_config",
     "render_config",
+    "address_problem",
+    "SIP2_CHARSETS",
+    "SIP2_TERMINATORS",
+    "CIRCULATION_BACKENDS",
 ]
 
 CONFIG_ENV = "LIENTHONG_CONFIG"
@@ -97,6 +102,59 @@ def _password_hash_check(value: Any) -> str | None:
         if is_password_hash(str(value))
         else ("is not a password hash (make one with 'lienthong hash-password')")
     )
+
+
+#: Character sets a SIP2 kiosk may speak (protocols.sip2 encodes each).
+SIP2_CHARSETS = ("utf-8", "cp850", "latin-1", "ascii")
+#: What the gateway ends each SIP2 reply with.
+SIP2_TERMINATORS = ("cr", "crlf", "lf")
+#: Circulation back ends a SIP2 account can be served by.
+CIRCULATION_BACKENDS = ("embedded",)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+#: Text a SIP2 field can carry: no field separator, no control characters (CR ends a message).
+_SIP2_TEXT = re.compile(r"^[^|\x00-\x1f\x7f]{0,255}$")
+
+
+def address_problem(value: Any) -> str | None:
+    """Why ``value`` is not an allowed kiosk address (one IP address or a network in CIDR
+    form), or None when it is one; 'lienthong accounts add --allow' checks with it too."""
+    text = str(value).strip()
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return "is not an IP address or a network like 10.1.2.0/24"
+        return f"has bits set after the prefix length (did you mean {network}?)"
+    return None
+
+
+def _policy_keys(*, inherit: bool) -> dict[str, Key]:
+    """The loan policy keys: with defaults for the default policy, or optional (inherited
+    from circulation.policy) in a library's own policy."""
+    table = (
+        ("loan_days", "Days a loan lasts.", 14, 21, 1, 3650),
+        ("max_loans", "Most items a borrower may have on loan at once.", 5, 10, 0, 1000),
+        ("max_renewals", "Times one loan may be renewed.", 2, 3, 0, 100),
+        ("fine_per_day", "Fine for each day an item is late, in whole currency units "
+         "(đồng for VND).", 1000, 2000, 0, 100_000_000),
+        ("max_fines", "Unpaid fines at or above this amount block borrowing (0: fines "
+         "never block).", 50000, 100000, 0, 1_000_000_000),
+        ("max_overdue", "Overdue loans at or above this number block borrowing (0: overdue "
+         "loans never block).", 0, 1, 0, 1000),
+        ("hold_shelf_days", "Days a reserved item waits on the hold shelf for its "
+         "borrower.", 7, 5, 1, 365),
+    )  # fmt: skip
+    keys = {
+        name: Key("int", doc, default=None if inherit else default,
+                  example=example if inherit else ..., minimum=low, maximum=high)
+        for name, doc, default, example, low, high in table
+    }  # fmt: skip
+    keys["currency"] = Key("str", "Currency of fines, three letters (VND).",
+                           default=None if inherit else "VND", example="VND",
+                           check=_matches(_CURRENCY, "a three-letter currency code like VND"))  # fmt: skip
+    return keys
 
 
 SCHEMA: dict[str, Key] = {
@@ -182,6 +240,87 @@ SCHEMA: dict[str, Key] = {
                                                  "password itself).",
                                                  example="scrypt$16384$8$1$c2FsdA$aGFzaA",
                                                  check=_password_hash_check, secret=True),
+                        })),
+    }),
+    "sip2": Key("map", "SIP2 (self-check kiosks and RFID gates, on server.sip2_port; "
+                "circulation is answered by the back end named in each account).", children={
+        "idle_timeout": Key("int", "Seconds without a message before a kiosk's connection is "
+                            "closed.", default=600, minimum=10, maximum=86400),
+        "max_sessions": Key("int", "Most SIP2 connections open at once, per process; more are "
+                            "closed at connect.", default=2000, minimum=1, maximum=100000),
+        "require_login": Key("bool", "Kiosks must log in (message 93) before anything but a "
+                             "status request (99) or a resend (97).", default=True),
+        "default_charset": Key("str", "Character set before a kiosk has logged in: "
+                               + ", ".join(SIP2_CHARSETS) + ".", default="utf-8",
+                               check=_one_of(SIP2_CHARSETS)),
+        "failed_pin_limit": Key("int", "Wrong borrower PINs from one kiosk before its PIN "
+                                "checks are refused for a while (guessing is stopped).",
+                                default=5, minimum=1, maximum=1000),
+        "failed_pin_lockout": Key("int", "Seconds PIN checks stay refused after too many wrong "
+                                  "PINs.", default=300, minimum=1, maximum=86400),
+        "failed_login_limit": Key("int", "Wrong kiosk logins (93) on one connection before it "
+                                  "is closed.", default=3, minimum=1, maximum=100),
+        "timeout": Key("int", "Time-out the kiosks are told (status reply 98), in tenths of a "
+                       "second.", default=100, minimum=0, maximum=999),
+        "retries": Key("int", "Retries the kiosks are told they may make (status reply 98).",
+                       default=3, minimum=0, maximum=999),
+        "tls_port": Key("port", "Second TCP port where kiosks connect with TLS (encrypted); "
+                        "needs tls_certificate and tls_key. Leave unset for none.",
+                        default=None, example=6443),
+        "tls_certificate": Key("path", "TLS certificate (PEM file, with any intermediate "
+                               "certificates), relative to this file's folder.",
+                               default=None, example="sip2-certificate.pem"),
+        "tls_key": Key("path", "Private key of the TLS certificate (PEM file, readable only by "
+                       "the gateway).", default=None, example="sip2-key.pem"),
+        "accounts": Key("list", "Kiosk logins, one per self-check machine or RFID gate. Add "
+                        "them with 'lienthong accounts add' (the password is stored as a hash).",
+                        default=[], items=Key("map", "One kiosk.", children={
+                            "user": Key("str", "Login the kiosk sends (CN); each one once.",
+                                        example="kiosk-dlk-1",
+                                        check=_matches(_SIP2_TEXT, "a SIP2 login (no '|', no "
+                                                       "control characters)")),
+                            "password_hash": Key("str", "The kiosk password's hash (never the "
+                                                 "password itself).",
+                                                 example="scrypt$16384$8$1$c2FsdA$aGFzaA",
+                                                 check=_password_hash_check, secret=True),
+                            "library": Key("str", "Id of the member library this kiosk serves "
+                                           "(one of libraries).", example="dlk-tinh"),
+                            "location": Key("str", "Where the kiosk stands, shown to the kiosk "
+                                            "in the status reply (optional).", default="",
+                                            example="Tầng 1, quầy mượn trả",
+                                            check=_matches(_SIP2_TEXT, "a SIP2 field (no '|', "
+                                                           "no control characters)")),
+                            "allowed_addresses": Key("list", "IP addresses or networks "
+                                                     "(10.1.2.0/24) the kiosk may connect "
+                                                     "from; empty: any.", default=[],
+                                                     items=Key("str", "One address or network.",
+                                                               check=address_problem)),
+                            "charset": Key("str", "Character set the kiosk speaks: "
+                                           + ", ".join(SIP2_CHARSETS) + ".", default="utf-8",
+                                           check=_one_of(SIP2_CHARSETS)),
+                            "terminator": Key("str", "Line end sent after each reply: cr, crlf "
+                                              "or lf.", default="cr",
+                                              check=_one_of(SIP2_TERMINATORS)),
+                            "error_detection": Key("bool", "Send sequence numbers and checksums "
+                                                   "(AY/AZ), and check them when the kiosk "
+                                                   "sends them.", default=True),
+                            "backend": Key("str", "Circulation system that answers this kiosk: "
+                                           + ", ".join(CIRCULATION_BACKENDS) + ".",
+                                           default="embedded",
+                                           check=_one_of(CIRCULATION_BACKENDS)),
+                        })),
+    }),
+    "circulation": Key("map", "The embedded circulation system (for libraries without their "
+                       "own: borrowers, copies and loans loaded from CSV files).", children={
+        "path": Key("path", "SQLite file of borrowers, copies and loans, relative to this "
+                    "file's folder.", default="circulation.db"),
+        "policy": Key("map", "Loan rules for every library without its own entry in "
+                      "policies.", children=_policy_keys(inherit=False)),
+        "policies": Key("list", "A library's own loan rules; keys left out are taken from "
+                        "policy.", default=[], items=Key("map", "One library's rules.", children={
+                            "library": Key("str", "Id of the member library (one of "
+                                           "libraries).", example="dlk-tinh"),
+                            **_policy_keys(inherit=True),
                         })),
     }),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
@@ -440,7 +579,8 @@ class _Validator:
     def scalar(self, raw: Any, spec: Key, path: str, node: yaml.Node) -> Any:
         kind = spec.kind
         ok = {
-            "str": isinstance(raw, str) and raw.strip() != "",
+            # A text whose default is "" (an optional label) may be given empty.
+            "str": isinstance(raw, str) and (raw.strip() != "" or spec.default == ""),
             "path": isinstance(raw, str) and raw.strip() != "",
             "bool": isinstance(raw, bool),
             "int": isinstance(raw, int) and not isinstance(raw, bool),
@@ -488,29 +628,88 @@ class _Validator:
                              _find(root, "z3950", "accounts", i, "user"),
                              f"user {user!r} is listed twice")  # fmt: skip
             users.add(user)
-        server = values.get("server") or {}
         ports: dict[int, str] = {}
-        for key in ("http_port", "z3950_port", "sip2_port"):
-            port = server.get(key)
+        for section, key in (("server", "http_port"), ("server", "z3950_port"),
+                             ("server", "sip2_port"), ("sip2", "tls_port")):  # fmt: skip
+            port = (values.get(section) or {}).get(key)
             if port in ports and port:
-                self.problem(f"server.{key}", _find(root, "server", key),
-                             f"port {port} is also server.{ports[port]}")  # fmt: skip
+                self.problem(f"{section}.{key}", _find(root, section, key),
+                             f"port {port} is also {ports[port]}")  # fmt: skip
             elif isinstance(port, int):
-                ports[port] = key
+                ports[port] = f"{section}.{key}"
+        self.sip2_checks(values, root, seen)
+        policies: set[str] = set()
+        for i, policy in enumerate((values.get("circulation") or {}).get("policies") or []):
+            library = policy.get("library")
+            node = _find(root, "circulation", "policies", i, "library")
+            if library is None:
+                continue
+            if library not in seen:
+                self.problem(f"circulation.policies[{i}].library", node,
+                             _unknown_library(library, seen))  # fmt: skip
+            elif library in policies:
+                self.problem(f"circulation.policies[{i}].library", node,
+                             f"library {library!r} already has a policy above")  # fmt: skip
+            policies.add(library)
+
+    def sip2_checks(self, values: dict[str, Any], root: yaml.Node, libraries: set[str]) -> None:
+        """Kiosk accounts name configured libraries, once each; TLS has its files."""
+        sip2 = values.get("sip2") or {}
+        users: set[str] = set()
+        for i, account in enumerate(sip2.get("accounts") or []):
+            user, library = account.get("user"), account.get("library")
+            if user is not None and user in users:
+                self.problem(f"sip2.accounts[{i}].user",
+                             _find(root, "sip2", "accounts", i, "user"),
+                             f"user {user!r} is listed twice")  # fmt: skip
+            users.add(user)
+            if library is not None and library not in libraries:
+                self.problem(f"sip2.accounts[{i}].library",
+                             _find(root, "sip2", "accounts", i, "library"),
+                             _unknown_library(library, libraries))  # fmt: skip
+        store_path, circulation_path = values["store"]["path"], values["circulation"]["path"]
+        if Path(store_path).resolve() == Path(circulation_path).resolve():
+            self.problem("circulation.path", _find(root, "circulation", "path"),
+                         "is the record store's file (store.path); give the circulation "
+                         "database a file of its own")  # fmt: skip
+        if sip2.get("tls_port") is not None:
+            for key in ("tls_certificate", "tls_key"):
+                if sip2.get(key) is None:
+                    self.problem(f"sip2.{key}", _find(root, "sip2", "tls_port"),
+                                 "is required when sip2.tls_port is set")  # fmt: skip
 
     def check_paths(self, values: dict[str, Any], root: yaml.Node) -> None:
-        """The store's folder must exist and be writable, and an existing file readable."""
-        store = Path(values["store"]["path"])
-        node = _find(root, "store", "path")
-        if store.exists():
-            if store.is_dir():
-                self.problem("store.path", node, f"{store} is a folder, not a file")
-            elif not os.access(store, os.R_OK | os.W_OK):
-                self.problem("store.path", node, f"{store} is not readable and writable")
-        elif not store.parent.is_dir():
-            self.problem("store.path", node, f"folder {store.parent} does not exist")
-        elif not os.access(store.parent, os.W_OK):
-            self.problem("store.path", node, f"folder {store.parent} is not writable")
+        """Databases: the folder must exist and be writable, an existing file readable and
+        writable. TLS files (when set) must be readable files."""
+        self._check_database("store", Path(values["store"]["path"]), root)
+        self._check_database("circulation", Path(values["circulation"]["path"]), root)
+        for key in ("tls_certificate", "tls_key"):
+            location = values["sip2"][key]
+            if location is None:
+                continue
+            file, node = Path(location), _find(root, "sip2", key)
+            if not file.is_file():
+                what = "is a folder, not a file" if file.is_dir() else "does not exist"
+                self.problem(f"sip2.{key}", node, f"{file} {what}")
+            elif not os.access(file, os.R_OK):
+                self.problem(f"sip2.{key}", node, f"{file} is not readable")
+
+    def _check_database(self, section: str, file: Path, root: yaml.Node) -> None:
+        key, node = f"{section}.path", _find(root, section, "path")
+        if file.exists():
+            if file.is_dir():
+                self.problem(key, node, f"{file} is a folder, not a file")
+            elif not os.access(file, os.R_OK | os.W_OK):
+                self.problem(key, node, f"{file} is not readable and writable")
+        elif not file.parent.is_dir():
+            self.problem(key, node, f"folder {file.parent} does not exist")
+        elif not os.access(file.parent, os.W_OK):
+            self.problem(key, node, f"folder {file.parent} is not writable")
+
+
+def _unknown_library(library: str, known: set[str]) -> str:
+    listed = ", ".join(sorted(k for k in known if k)) or "none"
+    return f"{library!r} is not a library of this file (libraries: {listed})"
 
 
 _KIND_NAMES = {
@@ -580,6 +779,9 @@ def _render_key(
         if entries is None:
             entries = [{k: _example(v) for k, v in spec.items.children.items()
                         if v.default is not None}]  # fmt: skip
+        if not entries:
+            yield f"{pad}{name}: []"
+            return
         yield f"{pad}{name}:"
         for entry in entries:
             first = True
@@ -587,9 +789,15 @@ def _render_key(
                 inner = pad + ("  " if first else "    ")
                 yield from (f"{inner}# {line}" for line in _wrap(child.doc, 96 - len(inner)))
                 lead = "- " if first else "  "
-                value = entry.get(child_name, _example(child))
-                if child.default is None and entry.get(child_name) is None:
-                    yield f"{pad}    # {child_name}: {_scalar(value)}"  # optional: shown, not set
+                if child_name in entry:
+                    value = entry[child_name]
+                elif child.required:
+                    value = _example(child)  # shown; the file then fails validation
+                else:
+                    value = child.default  # left out: the default, never the example
+                if child.default is None and value is None:
+                    # optional: shown, not set
+                    yield f"{pad}    # {child_name}: {_scalar(_example(child))}"
                 else:
                     yield f"{pad}  {lead}{child_name}: {_scalar(value)}"
                 first = False

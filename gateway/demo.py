@@ -18,11 +18,16 @@ from pathlib import Path
 from pymarc import Field, Record, Subfield
 from pymarc.field import Indicators
 
+from crosswalks.punctuation import strip_isbd
+
 from .config import Config, Library, load_config, render_config
 from .importer import canonical_from_marc
+from .passwords import hash_password
 from .record import CanonicalRecord, Item
 
 __all__ = [
+    "DEMO_KIOSK_PASSWORD",
+    "DEMO_KIOSK_USER",
     "DEMO_LIBRARIES",
     "DemoCatalogue",
     "build_demo",
@@ -401,7 +406,7 @@ def write_circulation_files(catalogue: DemoCatalogue, directory: Path) -> list[P
                         [[p.library, p.barcode, p.pin, p.name, p.category, p.email]
                          for p in catalogue.patrons]),
         "items.csv": (["library", "barcode", "record", "title", "location", "call_number"],
-                      [[i.library, i.barcode, r.local_id, r.marc.title or "", i.location,
+                      [[i.library, i.barcode, r.local_id, strip_isbd(r.marc.title or ""), i.location,
                         i.call_number] for r, i in catalogue.items]),
         "loans.csv": (["library", "item_barcode", "patron_barcode", "checkout_date", "due_date"],
                       [[loan.library, loan.item_barcode, loan.patron_barcode,
@@ -419,14 +424,37 @@ def write_circulation_files(catalogue: DemoCatalogue, directory: Path) -> list[P
 
 
 DEMO_NAMESPACE = "demo.lienthong.vn"
+#: The demo's ready SIP2 kiosk login (library dlk-tinh): the README and tests use it.
+DEMO_KIOSK_USER = "kiosk-demo"
+DEMO_KIOSK_PASSWORD = "muontra-2026"
+_CIRCULATION_FILES = ("patrons.csv", "items.csv", "loans.csv")
+
+
+def _demo_kiosk() -> dict[str, object]:
+    """The demo's kiosk account, every key given (so no example value is rendered)."""
+    return {
+        "user": DEMO_KIOSK_USER,
+        "password_hash": hash_password(DEMO_KIOSK_PASSWORD),
+        "library": "dlk-tinh",
+        "location": "",
+        "allowed_addresses": [],
+        "charset": "utf-8",
+        "terminator": "cr",
+        "error_detection": True,
+        "backend": "embedded",
+    }
 
 
 def prepare_demo(directory: Path, echo: Callable[[str], None] = print) -> Config:
     """Create or reuse a demo folder: configuration, store with the catalogue, CSV files.
 
     An existing folder is reused as it is (records added by hand survive); a store without
-    records gets the demo catalogue.
+    records gets the demo catalogue, and a circulation database without borrowers gets the
+    demo's borrowers, copies and loans from the CSV files (so loans made at a kiosk survive
+    a restart of the demo).
     """
+    from .circulation.csvfiles import import_files
+    from .circulation.embedded import circulation_path, open_embedded
     from .endpoints import ENDPOINT_SPECS, available
     from .store import open_store
 
@@ -440,12 +468,15 @@ def prepare_demo(directory: Path, echo: Callable[[str], None] = print) -> Config
             "store.path": "lienthong.db",
             "libraries": [{"id": lib.id, "name": lib.name, "kind": lib.kind}
                           for lib in DEMO_LIBRARIES],
+            "circulation.path": "circulation.db",
+            "sip2.accounts": [_demo_kiosk()],
         }  # fmt: skip
         for name in ENDPOINT_SPECS:
             overrides[f"endpoints.{name}"] = available(name)
         config_file.write_text(render_config(overrides), encoding="utf-8")
         echo(f"wrote {config_file}")
     config = load_config(config_file)
+    catalogue: DemoCatalogue | None = None
     with open_store(config.store_location) as store:
         if store.count() == 0 and not store.source_stats():
             catalogue = build_demo(config.values["gateway"]["oai_namespace"])
@@ -454,4 +485,17 @@ def prepare_demo(directory: Path, echo: Callable[[str], None] = print) -> Config
             echo(f"loaded {summary.new} demo records; wrote {', '.join(p.name for p in files)}")
         else:
             echo(f"reusing {directory} ({store.count()} records)")
+    with open_embedded(config) as circulation:
+        if circulation.counts()["patrons"] == 0:
+            paths = [directory / name for name in _CIRCULATION_FILES]
+            if not all(path.exists() for path in paths):
+                catalogue = catalogue or build_demo(config.values["gateway"]["oai_namespace"])
+                paths = write_circulation_files(catalogue, directory)
+            loaded = import_files(
+                circulation,
+                list(zip(("patrons", "items", "loans"), paths, strict=True)),
+                libraries=[lib.id for lib in config.libraries],
+            )
+            echo(f"loaded {loaded.patrons.new} borrowers, {loaded.items.new} copies and "
+                 f"{loaded.loans.new} loans into {circulation_path(config).name}")  # fmt: skip
     return config

@@ -262,8 +262,25 @@ class GatewayServer:
             if processes > 1:
                 self.workers.start(str(self.context.config.file), name, self.host, port,
                                    processes - 1, self.reactor)  # fmt: skip
+            self._listen_tls(name, factory, host)
         for name, address in self.context.addresses.items():
             log.info("{name} listening on {address}", name=name, address=address)
+
+    def _listen_tls(self, name: str, factory: Any, host: str) -> None:
+        """Listen with native TLS too, on ``<endpoint>.tls_port`` when it is configured
+        (SIP2 is clear text: PINs cross the network unless it is wrapped)."""
+        section = self.context.config.values.get(name) or {}
+        if not section.get("tls_port"):
+            return
+        from twisted.internet import ssl
+
+        folder = self.context.config.directory
+        pem = b"".join((folder / section[key]).read_bytes()
+                       for key in ("tls_certificate", "tls_key"))  # fmt: skip
+        options = ssl.PrivateCertificate.loadPEM(pem).options()
+        bound = self.reactor.listenSSL(section["tls_port"], factory, options, interface=self.host)
+        self.listening[f"{name}-tls"] = bound
+        self.context.addresses[f"{name}-tls"] = f"{host}:{bound.getHost().port}"
 
     def stop(self) -> None:
         """Stop listening and drain the thread pool (idempotent)."""

@@ -53,6 +53,7 @@ class GatewayProcess(subprocess.Popen[str]):
 
     def __init__(self, args: list[str], cwd: Path, *, unbuffered: bool = False) -> None:
         self.log = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.output = ""
         env = dict(os.environ, PYTHONPATH=str(REPO))
         if unbuffered:  # every line reaches the file as it is written, for output_so_far()
             env["PYTHONUNBUFFERED"] = "1"
@@ -61,10 +62,11 @@ class GatewayProcess(subprocess.Popen[str]):
 
     def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[str, str]:
         self.wait(timeout)
-        self.log.seek(0)
-        output = self.log.read()
-        self.log.close()
-        return output, ""
+        if not self.log.closed:  # a second call (after an early exit) gets the same output
+            self.log.seek(0)
+            self.output = self.log.read()
+            self.log.close()
+        return self.output, ""
 
     def output_so_far(self) -> str:
         """What the running process has written until now (complete for an unbuffered one).
@@ -105,6 +107,11 @@ def _running(
     args: list[str], folder: Path, endpoint: str, *, unbuffered: bool
 ) -> Iterator[tuple[str, GatewayProcess]]:
     port = free_port()
+    # Every TCP endpoint on a free port too, unless the test chose one: module fixtures
+    # keep servers running side by side, and the default ports would clash.
+    for flag in ("--z3950-port", "--sip2-port"):
+        if flag not in args:
+            args = [*args, flag, str(free_port())]
     process = start_gateway([*args, "--http-port", str(port)], folder, unbuffered=unbuffered)
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/health", process)

@@ -172,13 +172,13 @@ def test_z3950_accounts_are_hashes_and_render_commented(tmp_path: Path) -> None:
     assert load_config(_write(tmp_path, text)).values["z3950"]["accounts"] == []
     good = hash_password("mật khẩu")
     accounts = f"  accounts:\n    - user: thuvien-x\n      password_hash: '{good}'\n"
-    loaded = load_config(_write(tmp_path, text.replace("  accounts: []\n", accounts)))
+    loaded = load_config(_write(tmp_path, text.replace("  accounts: []\n", accounts, 1)))
     [account] = loaded.values["z3950"]["accounts"]
     assert verify_password("mật khẩu", account["password_hash"])
     assert not verify_password("mat khau", account["password_hash"])
     plain = accounts.replace(f"'{good}'", "hunter2")
-    [problem] = _problems(_write(tmp_path, text.replace("  accounts: []\n", plain)))
-    line = text.replace("  accounts: []\n", plain).splitlines().index(
+    [problem] = _problems(_write(tmp_path, text.replace("  accounts: []\n", plain, 1)))
+    line = text.replace("  accounts: []\n", plain, 1).splitlines().index(
         "      password_hash: hunter2") + 1  # fmt: skip
     assert f":{line}: z3950.accounts[0].password_hash:" in problem
     assert "is not a password hash" in problem and "hunter2" not in problem
@@ -202,7 +202,7 @@ def test_z3950_accounts_listed_twice_are_refused(tmp_path: Path) -> None:
 
     good = hash_password("a")
     accounts = "".join(f"    - user: kiosk\n      password_hash: '{good}'\n" for _ in range(2))
-    text = render_config().replace("  accounts: []\n", "  accounts:\n" + accounts)
+    text = render_config().replace("  accounts: []\n", "  accounts:\n" + accounts, 1)
     [problem] = _problems(_write(tmp_path, text))
     assert "z3950.accounts[1].user:" in problem and "listed twice" in problem
 
@@ -230,3 +230,165 @@ def test_a_truncated_hash_is_refused_without_a_traceback(tmp_path: Path) -> None
     good = hash_password("x")
     for cut in range(1, 6):
         assert not is_password_hash(good[:-cut]) and not verify_password("x", good[:-cut])
+
+
+def _line_of(text: str, needle: str) -> int:
+    """1-based line of the first line of ``text`` containing ``needle``."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def _kiosk(user: str, library: str = "dlk-tinh", **more: object) -> dict[str, object]:
+    from gateway.passwords import hash_password
+
+    return {"user": user, "password_hash": hash_password("x"), "library": library, **more}
+
+
+def test_sip2_and_circulation_defaults(tmp_path: Path) -> None:
+    """The rendered file gives the documented SIP2 and circulation defaults: no kiosks, no
+    TLS port, the default loan policy, no per-library policies, the database beside it."""
+    values = load_config(_write(tmp_path, render_config())).values
+    sip2, circulation = values["sip2"], values["circulation"]
+    assert sip2["accounts"] == [] and sip2["tls_port"] is None
+    assert (sip2["idle_timeout"], sip2["max_sessions"], sip2["default_charset"]) == (
+        600, 2000, "utf-8")  # fmt: skip
+    assert (sip2["timeout"], sip2["retries"], sip2["require_login"]) == (100, 3, True)
+    assert circulation["path"] == str(tmp_path / "circulation.db")
+    assert circulation["policy"] == {"loan_days": 14, "max_loans": 5, "max_renewals": 2,
+                                     "fine_per_day": 1000, "max_fines": 50000, "max_overdue": 0,
+                                     "hold_shelf_days": 7, "currency": "VND"}  # fmt: skip
+    assert circulation["policies"] == []
+
+
+def test_render_config_takes_sip2_accounts(tmp_path: Path) -> None:
+    """``render_config({"sip2.accounts": [...]})`` (the demo's kiosk) writes entries that
+    load; keys an entry leaves out take their defaults, never the documentation's example."""
+    overrides = {"sip2.accounts": [_kiosk("demo-kiosk"),
+                                   _kiosk("k2", location="Quầy 2", charset="cp850",
+                                          allowed_addresses=["10.0.0.0/8", "::1"])]}  # fmt: skip
+    [first, second] = load_config(_write(tmp_path, render_config(overrides))).values["sip2"][
+        "accounts"]  # fmt: skip
+    assert first["user"] == "demo-kiosk" and first["library"] == "dlk-tinh"
+    assert (first["location"], first["allowed_addresses"], first["charset"]) == ("", [], "utf-8")
+    assert (first["terminator"], first["error_detection"], first["backend"]) == (
+        "cr", True, "embedded")  # fmt: skip
+    assert second["location"] == "Quầy 2" and second["charset"] == "cp850"
+    assert second["allowed_addresses"] == ["10.0.0.0/8", "::1"]
+    empty = render_config({"sip2.accounts": []})
+    assert load_config(_write(tmp_path, empty)).values["sip2"]["accounts"] == []
+
+
+def test_sip2_account_problems_name_key_and_line(tmp_path: Path) -> None:
+    """A kiosk for a library the file does not have, a user listed twice, a bad charset,
+    terminator, back end or address: each is reported with its key path and line."""
+    bad = _kiosk("k3", charset="utf8", terminator="cr-lf", backend="koha",
+                 allowed_addresses=["10.1.2.5/24", "kiosk.local"])  # fmt: skip
+    overrides = {"sip2.accounts": [_kiosk("k1"), _kiosk("k1", "thpt-x"), bad]}
+    text = render_config(overrides)
+    problems = _problems(_write(tmp_path, text))
+    second_user = [i for i, line in enumerate(text.splitlines(), 1) if "- user: k1" in line][1]
+    expected = {
+        f":{second_user}: sip2.accounts[1].user:": "user 'k1' is listed twice",
+        f":{_line_of(text, 'library: thpt-x')}: sip2.accounts[1].library:": "'thpt-x' is not a "
+        "library of this file (libraries: dlk-tinh)",
+        f":{_line_of(text, 'charset: utf8')}: sip2.accounts[2].charset:": "must be one of",
+        f":{_line_of(text, 'terminator: cr-lf')}: sip2.accounts[2].terminator:": "must be one of",
+        f":{_line_of(text, 'backend: koha')}: sip2.accounts[2].backend:": "must be one of",
+        ": sip2.accounts[2].allowed_addresses[0]:": "did you mean 10.1.2.0/24?",
+        ": sip2.accounts[2].allowed_addresses[1]:": "is not an IP address or a network",
+    }  # fmt: skip
+    for where, message in expected.items():
+        assert any(where in p and message in p for p in problems), (where, problems)
+    assert len(problems) == len(expected)
+
+
+def test_sip2_hash_is_secret_and_checked(tmp_path: Path) -> None:
+    """A kiosk's password typed where its hash belongs is refused without quoting it."""
+    text = render_config({"sip2.accounts": [_kiosk("k1", password_hash="matkhau123")]})
+    [problem] = _problems(_write(tmp_path, text))
+    assert f":{_line_of(text, 'password_hash: matkhau123')}: sip2.accounts[0].password_hash:" in (
+        problem)  # fmt: skip
+    assert "is not a password hash" in problem and "matkhau123" not in problem
+
+
+def test_circulation_policies_name_configured_libraries_once(tmp_path: Path) -> None:
+    """A library's own policy must name a configured library, once; keys it leaves out are
+    None (taken from circulation.policy); out-of-range values are reported with their key."""
+    libs = [{"id": "a", "name": "A", "kind": "school"}, {"id": "b", "name": "B", "kind": "school"}]
+    good = render_config({"libraries": libs, "circulation.policies": [
+        {"library": "a", "loan_days": 7}, {"library": "b", "currency": "USD"}]})  # fmt: skip
+    [a, b] = load_config(_write(tmp_path, good)).values["circulation"]["policies"]
+    assert a["loan_days"] == 7 and a["max_loans"] is None and a["currency"] is None
+    assert b["currency"] == "USD" and b["loan_days"] is None
+    text = render_config({"libraries": libs, "circulation.policy.loan_days": 0,
+                          "circulation.policies": [
+                              {"library": "a"}, {"library": "z"}, {"library": "a"},
+                              {"library": "b", "currency": "đồng", "max_loans": -1}]})  # fmt: skip
+    problems = _problems(_write(tmp_path, text))
+    library_lines = [i for i, line in enumerate(text.splitlines(), 1) if "- library:" in line]
+    expected = {
+        f":{library_lines[1]}: circulation.policies[1].library:": "'z' is not a library",
+        f":{library_lines[2]}: circulation.policies[2].library:": "already has a policy",
+        ": circulation.policies[3].currency:": "three-letter currency code",
+        ": circulation.policies[3].max_loans:": "below the minimum 0",
+        ": circulation.policy.loan_days:": "below the minimum 1",
+    }
+    for where, message in expected.items():
+        assert any(where in p and message in p for p in problems), (where, problems)
+    assert len(problems) == len(expected)
+
+
+def test_tls_port_needs_certificate_and_key(tmp_path: Path) -> None:
+    """A TLS port without certificate and key is refused at the port's line; given, the files
+    must exist (when paths are checked); with them the TLS settings load."""
+    text = render_config({"sip2.tls_port": 6443})
+    problems = _problems(_write(tmp_path, text))
+    line = _line_of(text, "tls_port: 6443")
+    for key in ("sip2.tls_certificate", "sip2.tls_key"):
+        assert any(f":{line}: {key}: is required when sip2.tls_port is set" in p
+                   for p in problems), (key, problems)  # fmt: skip
+    assert len(problems) == 2
+    text = render_config({"sip2.tls_port": 6443, "sip2.tls_certificate": "cert.pem",
+                          "sip2.tls_key": "tls"})  # fmt: skip
+    path = _write(tmp_path, text)
+    (tmp_path / "tls").mkdir()
+    problems = _problems(path)
+    assert any(f":{_line_of(text, 'tls_certificate: cert.pem')}: sip2.tls_certificate:" in p
+               and "does not exist" in p for p in problems), problems  # fmt: skip
+    assert any("sip2.tls_key:" in p and "is a folder" in p for p in problems), problems
+    assert load_config(path, check_paths=False).values["sip2"]["tls_port"] == 6443
+    (tmp_path / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    (tmp_path / "tls").rmdir()
+    (tmp_path / "tls").write_text("-----BEGIN PRIVATE KEY-----\n", encoding="utf-8")
+    sip2 = load_config(path).values["sip2"]
+    assert sip2["tls_certificate"] == str(tmp_path / "cert.pem")
+    assert sip2["tls_key"] == str(tmp_path / "tls")
+
+
+def test_tls_port_must_differ_from_the_other_ports(tmp_path: Path) -> None:
+    """The TLS port clashing with the plain SIP2 port (or any other) is a problem at its line."""
+    (tmp_path / "c.pem").write_text("x", encoding="utf-8")
+    text = render_config({"sip2.tls_port": 6001, "sip2.tls_certificate": "c.pem",
+                          "sip2.tls_key": "c.pem"})  # fmt: skip
+    [problem] = _problems(_write(tmp_path, text))
+    assert f":{_line_of(text, 'tls_port: 6001')}: sip2.tls_port: port 6001 is also " in problem
+    assert "server.sip2_port" in problem
+
+
+def test_circulation_database_folder_must_exist(tmp_path: Path) -> None:
+    """The circulation database is checked like the store: its folder must exist."""
+    text = render_config({"circulation.path": "no/such/folder/c.db"})
+    [problem] = _problems(_write(tmp_path, text))
+    assert f":{_line_of(text, 'path: no/such')}: circulation.path:" in problem
+    assert "does not exist" in problem
+
+
+def test_circulation_database_must_not_be_the_store(tmp_path: Path) -> None:
+    """circulation.path naming the record store's own file is a problem on its line."""
+    text = render_config({"circulation.path": "lienthong.db", "store.path": "lienthong.db"})
+    config = tmp_path / "lienthong.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    problems = [p for p in caught.value.problems if p.path == "circulation.path"]
+    assert problems and "store.path" in problems[0].message
+    assert problems[0].line == text.splitlines().index("  path: lienthong.db", 20) + 1

@@ -169,7 +169,9 @@ REPEATABLE = frozenset("AF AG AS AT AU AV BU CD BM BN".split())
 #: Fields whose values are secrets: never logged, never in an error.
 SECRET_FIELDS = frozenset({"AC", "AD", "CO"})
 
-_TRAILER = re.compile(rb"(?:\|?AY([0-9])AZ([0-9A-Fa-f]{4})|\|?AZ([0-9A-Fa-f]{4}))$")
+#: AY and AZ at the end. Some clients (PyPI ``sip2``) drop the checksum's leading zeros,
+#: so one to four hex digits are read and compared as a number.
+_TRAILER = re.compile(rb"(?:\|?AY([0-9])AZ([0-9A-Fa-f]{1,4})|\|?AZ([0-9A-Fa-f]{1,4}))$")
 
 
 @dataclass(slots=True)
@@ -180,6 +182,7 @@ class Message:
     fixed: dict[str, str] = field(default_factory=dict)
     fields: list[tuple[str, str]] = field(default_factory=list)
     sequence: str | None = None  #: AY, when error detection was used
+    checksum: str | None = None  #: AZ as sent (four hex digits), when error detection was used
 
     @property
     def spec(self) -> MessageSpec:
@@ -268,12 +271,13 @@ def decode_message(line: bytes, charset: Charset = Charset.UTF8) -> Message:
     trailer = _TRAILER.search(line, 2)
     if trailer is not None:
         sequence = trailer.group(1).decode() if trailer.group(1) else None
-        given = (trailer.group(2) or trailer.group(3)).decode().upper()
-        signed = line[: trailer.end() - 4]  # through "AZ"
+        digits = trailer.group(2) or trailer.group(3)
+        given = f"{int(digits, 16):04X}"
+        signed = line[: trailer.end() - len(digits)]  # through "AZ"
         if given not in (checksum(signed), _character_checksum(_decode_text(signed, charset))):
             raise SIP2Error(Problem.BAD_CHECKSUM, given)
         body = line[: trailer.start()]
-    message = Message(code, sequence=sequence)
+    message = Message(code, sequence=sequence, checksum=given if trailer else None)
     pos = 2
     for fixed in spec.fixed:
         value = body[pos : pos + fixed.width]
