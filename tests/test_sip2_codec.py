@@ -216,3 +216,27 @@ def test_every_field_id_of_the_table_is_named() -> None:
     used = {fid for spec in MESSAGES.values() for fid in spec.required | spec.optional}
     assert used <= set(FIELD_NAMES) and REPEATABLE <= set(FIELD_NAMES)
     assert SECRET_FIELDS == {"AC", "AD", "CO"}
+
+
+def test_field_data_ending_like_a_checksum_is_data() -> None:
+    """A last field whose data ends in "AZ" and hex digits is data: without error
+    detection always, with it unless the AZ starts a field (after "|")."""
+    date = b"20261202    101500"
+    plain = decode_message(b"17" + date + b"AOlib|ABNTMKAZ12", error_detection=False)
+    assert plain.get("AB") == "NTMKAZ12" and plain.checksum is None
+    checked = decode_message(b"17" + date + b"AOlib|ABSACH-AZ1F")
+    assert checked.get("AB") == "SACH-AZ1F" and checked.checksum is None
+    fixed, fields = {"transaction_date": date.decode()}, [("AO", "lib"), ("AB", "SACH-AZ1F")]
+    signed = encode_message(Message("17", fixed, fields, sequence="3"))
+    again = decode_message(signed[:-1])
+    assert again.get("AB") == "SACH-AZ1F" and again.sequence == "3"
+
+
+def test_long_complete_line_in_one_read_is_refused() -> None:
+    """A line over the limit is refused even when its terminator arrives in the same
+    read (it would otherwise be parsed at any length)."""
+    framer = LineFramer(limit=100)
+    assert framer.feed(b"99" + b"x" * 50 + b"\r") == [b"99" + b"x" * 50]
+    with pytest.raises(SIP2Error) as caught:
+        framer.feed(b"99" + b"x" * 200 + b"\r")
+    assert caught.value.problem is Problem.TOO_LONG

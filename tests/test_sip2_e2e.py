@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 import sqlite3
 import ssl
 import subprocess
@@ -79,21 +80,26 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 SECOND_USER = "kiosk-tang-2"
 SECOND_PASSWORD = "mat-khau-kiosk-2"
+#: An account only the lockout test uses: a locked terminal looks nobody up, so locking
+#: the demo account would change what the other tests see.
+LOCKED_USER = "kiosk-tang-3"
+LOCKED_PASSWORD = "mat-khau-kiosk-3"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """The demo gateway with SIP2 on a free port: the demo kiosk account and a second one
+    """The demo gateway with SIP2 on a free port: the demo kiosk account and two more
     added with 'lienthong accounts add' (password from an environment variable)."""
     folder = tmp_path_factory.mktemp("sip2") / "demo"
     prepare_demo(folder, echo=lambda _: None)
-    added = subprocess.run(
-        [sys.executable, "-m", "gateway", "--config", str(folder / "lienthong.yaml"),
-         "accounts", "add", SECOND_USER, "--library", LIBRARY, "--password-env", "KIOSK_PW"],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
-        env={**os.environ, "KIOSK_PW": SECOND_PASSWORD, "PYTHONPATH": str(REPO)})  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    assert SECOND_PASSWORD not in added.stdout + added.stderr
+    for user, password in ((SECOND_USER, SECOND_PASSWORD), (LOCKED_USER, LOCKED_PASSWORD)):
+        added = subprocess.run(
+            [sys.executable, "-m", "gateway", "--config", str(folder / "lienthong.yaml"),
+             "accounts", "add", user, "--library", LIBRARY, "--password-env", "KIOSK_PW"],
+            capture_output=True, text=True, cwd=REPO, timeout=60,
+            env={**os.environ, "KIOSK_PW": password, "PYTHONPATH": str(REPO)})  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        assert password not in added.stdout + added.stderr
     port = free_port()
     args = ["demo", "--dir", str(folder), "--sip2-port", str(port),
             "--z3950-port", str(free_port())]  # fmt: skip
@@ -398,7 +404,7 @@ def test_wrong_pin_five_times_locks_the_terminal(demo: Demo, tmp_path: Path) -> 
     another kiosk account is unaffected."""
     patron = demo.patron(8)
     wrong = "9999" if patron["pin"] != "9999" else "8888"
-    kiosk = _raw_login(demo.port)
+    kiosk = _raw_login(demo.port, LOCKED_USER, LOCKED_PASSWORD)
 
     def status(pin: str, seq: str) -> Message:
         message = Message("23", {"language": "000", "transaction_date": NOW},
@@ -470,9 +476,18 @@ def test_log_has_transactions_but_no_secrets(demo: Demo, tmp_path: Path) -> None
     assert f"sip2 {DEMO_KIOSK_USER} 23 ok" in log
     assert f"sip2 {DEMO_KIOSK_USER} 11 " in log
     assert DEMO_KIOSK_PASSWORD not in log
+    # What the transaction lines ("...] sip2 <account> <code> <result> <ms>") say after
+    # "sip2", without timings (digits that are no PIN); other lines naming the sip2 module
+    # carry object addresses whose hex digits could look like a PIN.
+    sip2_lines = "\n".join(re.sub(r"[0-9]+\.[0-9] ms", "", line.split("] sip2", 1)[1])
+                           for line in log.splitlines() if "] sip2 " in line)  # fmt: skip
+    assert sip2_lines.count(f" {DEMO_KIOSK_USER} ") >= 10  # the lines searched are there
     for person in demo.patrons:
         assert person["barcode"] not in log, person["barcode"]
+        # The bare PIN, in the SIP2 lines (four digits could be a port or a time elsewhere).
         assert f"AD{person['pin']}" not in log
+        bare_pin = rf"(?<![0-9]){re.escape(person['pin'])}(?![0-9])"
+        assert not re.search(bare_pin, sip2_lines), person["barcode"]
 
 
 # -- TLS ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from twisted.internet import task
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.testing import StringTransport
 
 from gateway.circulation import PatronView
@@ -47,7 +47,8 @@ def _settings(*backends: str) -> SIP2Settings:
 
 
 def _synchronous(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-    return succeed(function(*args))
+    """Run in place, as the thread pool would: an exception becomes the errback."""
+    return maybeDeferred(function, *args)
 
 
 def _factory(backend: EmbeddedCirculation, clock: task.Clock, **kwargs: Any) -> SIP2Factory:
@@ -218,3 +219,108 @@ def test_slow_back_end_does_not_stall_another(tmp_path: Path, backend: EmbeddedC
             pool.stop()
         slow.close()
     assert set(factory.pools) == {"slow", "embedded"}
+
+
+class _BrokenBackend(EmbeddedCirculation):
+    """The embedded back end with a programming error in patron lookups whose message
+    names the card, as a database driver's error might."""
+
+    def patron(self, library: str, barcode: str) -> PatronView | None:
+        raise KeyError(f"no row for {barcode} (PIN 1234)")
+
+
+def test_unexpected_error_is_answered_try_again_and_logged_by_type(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A back end failing in an unexpected way gets the kiosk its command's refusal with
+    "try again", the connection stays open for the next message, and the log names the
+    exception's type but not its words (which hold the card number and the PIN)."""
+    broken = _BrokenBackend(tmp_path / "broken.db")
+    try:
+        broken.load([PatronRecord(LIB, "HS001", "Nguyễn Văn Đức", pin="1234")], [])
+        clock = task.Clock()
+        protocol, transport = _connect(_factory(broken, clock))
+        with caplog.at_level(logging.INFO, logger="protocols.sip2"):
+            protocol.dataReceived(_login() + _patron_status() + _status("3"))
+        replies = [r for r in transport.value().split(b"\r") if r]
+        assert [r[:2] for r in replies] == [b"94", b"24", b"98"]
+        assert "Hệ thống tạm thời không phản hồi".encode() in replies[1]
+        assert not transport.disconnecting
+        text = "\n".join(r.getMessage() for r in caplog.records)
+        assert "KeyError" in text and "internal error" in text
+        for secret in ("HS001", "1234", "no row"):
+            assert secret not in text, secret
+    finally:
+        broken.close()
+
+
+def test_failing_session_is_logged_by_type_only(
+    backend: EmbeddedCirculation, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should answering a line fail outright, the connection is closed and the log line
+    names the exception's type, never its message."""
+    clock = task.Clock()
+    factory = _factory(backend, clock)
+
+    def explode(line: bytes, terminator: bytes = b"\r") -> Any:
+        raise ValueError(f"line was {line!r}")
+
+    protocol, transport = _connect(factory)
+    assert protocol.session is not None
+    protocol.session.receive = explode  # type: ignore[method-assign]
+    with caplog.at_level(logging.INFO, logger="protocols.sip2"):
+        protocol.dataReceived(_patron_status())
+    assert transport.disconnecting
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ValueError" in text
+    assert "HS001" not in text and "line was" not in text
+
+
+def test_kiosk_sending_responses_gets_no_error(backend: EmbeddedCirculation) -> None:
+    """Response codes from a kiosk (94, 96, 98, 24) are unknown requests: ignored, the
+    connection stays up and the next request is answered."""
+    clock = task.Clock()
+    protocol, transport = _connect(_factory(backend, clock))
+    protocol.dataReceived(_login())
+    before = transport.value()
+    for code in (b"94", b"96", b"98", b"24"):
+        protocol.dataReceived(code + b"1AY1AZ0000\r")
+    assert transport.value() == before and not transport.disconnecting
+    protocol.dataReceived(_status())
+    assert transport.value()[len(before) :].startswith(b"98")
+
+
+def test_long_line_in_one_read_closes(backend: EmbeddedCirculation) -> None:
+    """A line over the framer's limit that arrives whole, terminator included, in one read
+    closes the connection like one arriving without a terminator."""
+    clock = task.Clock()
+    protocol, transport = _connect(_factory(backend, clock))
+    protocol.dataReceived(b"99" + b"x" * 20_000 + b"\r")
+    assert transport.disconnecting and transport.value() == b""
+
+
+def test_back_end_registry_opens_each_back_end_once(tmp_path: Path) -> None:
+    """Sessions in several pool threads asking for the same back end at once all get the
+    one instance: two would mean two writers on the embedded file."""
+    from protocols.sip2.protocol import BackendRegistry
+    from tests.sync_helpers import write_config
+
+    registry = BackendRegistry(write_config(tmp_path, []))
+    start = threading.Barrier(8)
+    opened: list[Any] = []
+
+    def ask() -> None:
+        start.wait()
+        opened.append(registry("embedded"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    try:
+        assert len(opened) == 8
+        assert len({id(backend) for backend in opened}) == 1
+    finally:
+        for backend in {id(b): b for b in opened}.values():
+            backend.close()

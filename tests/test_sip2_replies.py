@@ -10,7 +10,7 @@ import pytest
 
 from gateway.circulation import Capability
 from protocols.sip2.codec import MESSAGES, Message, decode_message, encode_message
-from protocols.sip2.replies import RESPONSE_OF, refusal_reply
+from protocols.sip2.replies import RESPONSE_OF, UNKNOWN_PATRON_STATUS, refusal_reply
 from protocols.sip2.screens import Screen, language_of, screen_text
 from protocols.sip2.service import TRANSITIONS, PinGuard, SessionState, supported_messages
 
@@ -33,7 +33,15 @@ def test_refusal_carries_every_required_field(request_code: str) -> None:
     wire = encode_message(reply)
     again = decode_message(wire[:-1])
     assert again.fixed == reply.fixed and again.fields == reply.fields
-    assert again.fixed.get("ok", "0") in ("0", "N") or "ok" not in spec.fixed
+    names = {fixed.name for fixed in spec.fixed}
+    saying_no = names & {"ok", "renewal_ok", "desensitize", "resensitize", "available",
+                         "item_properties_ok", "end_session", "payment_accepted"}  # fmt: skip
+    for name in saying_no:
+        assert again.fixed[name] in ("0", "N"), name
+    if not saying_no:  # 24, 26, 18: a patron with no privileges, an item of unknown status
+        assert again.fixed.get("patron_status", UNKNOWN_PATRON_STATUS) == UNKNOWN_PATRON_STATUS
+        assert again.fixed.get("circulation_status", "01") == "01"
+        assert names & {"patron_status", "circulation_status"}
 
 
 def test_refusal_of_checkout_says_no_everywhere() -> None:
@@ -86,3 +94,34 @@ def test_screen_language_prefers_the_patron() -> None:
     assert screen_text(Screen.CHECKED_OUT, "vi", "16/12/2026") == (
         "Mượn thành công. Hạn trả: 16/12/2026."
     )
+
+
+def test_pin_checks_in_flight_count_against_the_limit() -> None:
+    """Reserving a PIN check and checking the lockout are one step: with checks still
+    running, no more than the limit may start, and a right PIN frees its reservation."""
+    guard = PinGuard(2, 300, clock=lambda: 0.0)
+    assert guard.begin("account:k") and guard.begin("account:k")
+    assert not guard.begin("account:k")  # two guesses already under way
+    assert guard.locked("account:k")
+    guard.end("account:k", good=True)
+    assert not guard.locked("account:k")
+    guard.end("account:k", good=False)
+    assert guard.begin("account:k")
+    guard.end("account:k", good=False)
+    assert guard.locked("account:k") and not guard.begin("account:k")
+    assert guard.begin("account:other")
+
+
+def test_unknown_cards_lock_lookups_past_their_own_limit() -> None:
+    """Look-ups of unknown cards lock the terminal's look-ups at the probe limit, not at
+    the PIN limit, and not its PIN checks; the lockout passes with time."""
+    clock = [0.0]
+    guard = PinGuard(2, 300, clock=lambda: clock[0], probe_limit=4)
+    for _ in range(3):
+        guard.probed("account:k")
+    assert not guard.lookups_locked("account:k") and not guard.locked("account:k")
+    guard.probed("account:k")
+    assert guard.lookups_locked("account:k") and not guard.locked("account:k")
+    assert not guard.lookups_locked("account:other")
+    clock[0] = 301.0
+    assert not guard.lookups_locked("account:k")

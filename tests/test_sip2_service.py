@@ -312,3 +312,184 @@ def test_locked_database_answers_try_again(kiosk: Kiosk, backend) -> None:  # ty
         holder.close()
     assert _checkout(kiosk, "HS001", "NTMK0001").fixed["ok"] == "1"
     assert _loans(backend) == [("NTMK0001", "HS001", 0)]
+
+
+# -- review findings of issue 7 ----------------------------------------------------------
+
+
+def _status23(kiosk: Kiosk, patron: str, pin: str | None = None) -> Message:
+    fields = [("AO", LIB), ("AA", patron), ("AC", "")] + ([("AD", pin)] if pin else [])
+    return kiosk.ask("23", {"language": "000", "transaction_date": _now()}, *fields)
+
+
+def _fee(kiosk: Kiosk, amount: str, *fields: tuple[str, str], currency: str = "VND") -> Message:
+    fixed = {"transaction_date": _now(), "fee_type": "01", "payment_type": "00",
+             "currency_type": currency}  # fmt: skip
+    return kiosk.ask("37", fixed, ("BV", amount), ("AO", LIB), ("AA", "HS001"), *fields)
+
+
+def test_unknown_login_name_costs_a_real_key_derivation(backend, clock) -> None:  # type: ignore[no-untyped-def]
+    """The hash an unknown login name is checked against is a real one, so refusing an
+    unknown name takes about as long as refusing a wrong password (no enumeration of
+    account names by timing)."""
+    import time
+
+    from gateway.passwords import is_password_hash, verify_password
+    from protocols.sip2 import service
+
+    assert is_password_hash(service._DUMMY_HASH)
+    assert not verify_password(PASSWORD, service._DUMMY_HASH)
+
+    def slowest_refusal(user: str) -> float:
+        times = []
+        for _ in range(3):
+            kiosk = Kiosk(_session(backend, clock))
+            started = time.perf_counter()
+            assert kiosk.login(user, "sai-mat-khau").fixed["ok"] == "0"
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    wrong_password = slowest_refusal("kiosk")
+    unknown_user = slowest_refusal("khong-ai-ca")
+    assert unknown_user > wrong_password / 4, (unknown_user, wrong_password)
+
+
+def test_kiosk_sending_a_response_code_is_ignored(kiosk: Kiosk) -> None:
+    """94, 96, 98 and 24 from a kiosk are not requests: no reply, no error, and the next
+    request is answered."""
+    for code in ("94", "96", "98", "24", "10"):
+        line = encode_message(Message(code, {}, [], sequence="1"))[:-1]
+        reply = kiosk.session.receive(line)
+        assert reply.data is None and not reply.close, code
+    assert _status23(kiosk, "HS001", "1234").code == "24"
+
+
+def test_checkin_date_is_now_unless_offline(kiosk: Kiosk, clock) -> None:  # type: ignore[no-untyped-def]
+    """A checkin's return date is only honoured for an offline transaction (no block Y):
+    an online kiosk claiming an early return still pays the fine for the late one."""
+    _checkout(kiosk, "HS001", "NTMK0001")
+    _checkout(kiosk, "HS002", "NTMK0002")
+    clock[0] = T0 + timedelta(days=20)
+    early = sip_date(T0 + timedelta(days=1))
+    online = kiosk.ask("09", {"no_block": "N", "transaction_date": _now(), "return_date": early},
+                       ("AO", LIB), ("AB", "NTMK0001"))  # fmt: skip
+    assert online.fixed["ok"] == "1"
+    assert "Trả quá hạn, phí phạt: 6000." in online.all("AF")
+    offline = kiosk.ask("09", {"no_block": "Y", "transaction_date": _now(), "return_date": early},
+                        ("AO", LIB), ("AB", "NTMK0002"))  # fmt: skip
+    assert offline.fixed["ok"] == "1" and offline.all("AF") == ["Trả tài liệu thành công."]
+
+
+def test_checkin_with_year_one_in_utc_under_a_western_zone(kiosk: Kiosk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A return date of 0001-01-01 UTC cannot be shown in a zone behind UTC; the checkin
+    is answered (as returned now) instead of failing."""
+    import time
+
+    _checkout(kiosk, "HS001", "NTMK0003")
+    monkeypatch.setenv("TZ", "America/Sao_Paulo")
+    time.tzset()
+    try:
+        reply = kiosk.ask("09", {"no_block": "Y", "transaction_date": _now(),
+                                 "return_date": "00010101   Z000000"},
+                          ("AO", LIB), ("AB", "NTMK0003"))  # fmt: skip
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert reply.code == "10" and reply.fixed["ok"] == "1"
+    assert reply.all("AF") == ["Trả tài liệu thành công."]
+
+
+def test_item_status_update_without_properties_is_refused(kiosk: Kiosk) -> None:
+    """A 19 without CH is refused as missing a field and leaves the stored properties."""
+    kiosk.ask("19", {"transaction_date": _now()}, ("AO", LIB), ("AB", "NTMK0006"),
+              ("CH", "RFID tag 42"))  # fmt: skip
+    bare = kiosk.ask("19", {"transaction_date": _now()}, ("AO", LIB), ("AB", "NTMK0006"))
+    assert bare.code == "20" and bare.fixed["item_properties_ok"] == "0"
+    assert bare.get("AF") == "Yêu cầu thiếu thông tin: CH."
+    info = kiosk.ask("17", {"transaction_date": _now()}, ("AO", LIB), ("AB", "NTMK0006"))
+    assert info.get("CH") == "RFID tag 42"
+
+
+def test_fee_paid_checks_pin_currency_and_amount(kiosk: Kiosk, clock) -> None:  # type: ignore[no-untyped-def]
+    """37 with a wrong PIN, another currency, or an amount with thousands separators is
+    refused and the fine stays; a plain amount in đồng with the right PIN pays it."""
+    _checkout(kiosk, "HS001", "NTMK0001")
+    clock[0] = T0 + timedelta(days=20)
+    _checkin(kiosk, "NTMK0001", clock[0])
+    wrong_pin = _fee(kiosk, "6000", ("AD", "0000"))
+    assert wrong_pin.fixed["payment_accepted"] == "N"
+    assert wrong_pin.get("AF") == "Mã PIN không đúng."
+    dollars = _fee(kiosk, "6000", currency="USD")
+    assert dollars.fixed["payment_accepted"] == "N"
+    for ambiguous in ("6.000", "6,000", "6000.5", "-6000", "1e3"):
+        refused = _fee(kiosk, ambiguous)
+        assert refused.fixed["payment_accepted"] == "N", ambiguous
+        assert refused.get("AF") == "Số tiền không hợp lệ.", ambiguous
+    assert _status23(kiosk, "HS001", "1234").get("BV") == "6000"
+    paid = _fee(kiosk, "6000.00", ("AD", "1234"))
+    assert paid.fixed["payment_accepted"] == "Y"
+    assert _status23(kiosk, "HS001", "1234").get("BV") == "0"
+
+
+def test_wrong_pin_reveals_nothing_about_the_patron(kiosk: Kiosk, clock) -> None:  # type: ignore[no-untyped-def]
+    """With a wrong PIN, 23 and 63 say only that the card exists and the PIN is wrong: no
+    name, fines, counts, limits, item lists or contact details; every privilege denied."""
+    _checkout(kiosk, "HS002", "NTMK0001")
+    status = _status23(kiosk, "HS002", "0000")
+    assert status.get("BL") == "Y" and status.get("CQ") == "N"
+    assert status.get("AE") == "" and status.get("BV") is None and status.get("BH") is None
+    assert status.fixed["patron_status"] == "YYYY" + " " * 10
+    info = kiosk.ask("63", {"language": "000", "transaction_date": _now(),
+                            "summary": "  Y       "},
+                     ("AO", LIB), ("AA", "HS002"), ("AD", "0000"))  # fmt: skip
+    assert info.get("BL") == "Y" and info.get("CQ") == "N" and info.get("AE") == ""
+    assert info.fixed["charged_items_count"] == "    "
+    for field_id in ("AU", "CB", "BV", "BD", "BE", "BF", "CC"):
+        assert info.get(field_id) is None, field_id
+    right = kiosk.ask("63", {"language": "000", "transaction_date": _now(),
+                             "summary": "  Y       "},
+                      ("AO", LIB), ("AA", "HS002"), ("AD", "5678"))  # fmt: skip
+    assert right.get("AE") == "Trần Thị Mai" and right.all("AU") == ["NTMK0001"]
+
+
+def test_probing_unknown_cards_locks_the_terminal(kiosk: Kiosk) -> None:
+    """Card numbers nobody has are counted per terminal: past the probe limit (ten times
+    the PIN limit), the terminal looks no one up, so it cannot tell a real card from a
+    made-up one; a few mistyped cards do not lock it."""
+    assert kiosk.session.guard.probe_limit == 50
+    for n in range(50):
+        probe = _status23(kiosk, f"BD{n:05d}")
+        assert probe.get("BL") == "N" and probe.get("AF") == "Không tìm thấy thẻ bạn đọc."
+    real = _status23(kiosk, "HS001", "1234")
+    assert real.get("BL") == "N" and real.get("AE") == ""
+    assert real.get("AF") == "Nhập sai mã PIN quá nhiều lần. Vui lòng thử lại sau ít phút."
+    assert _checkout(kiosk, "HS001", "NTMK0001").fixed["ok"] == "0"
+
+
+def test_unknown_hold_mode_is_refused(kiosk: Kiosk, backend) -> None:  # type: ignore[no-untyped-def]
+    """15 with hold mode "*" (change) or an unknown mode places no hold."""
+    _checkout(kiosk, "HS001", "NTMK0001")
+    for mode in ("*", "x"):
+        reply = kiosk.ask("15", {"hold_mode": mode, "transaction_date": _now()},
+                          ("AO", LIB), ("AA", "HS002"), ("AB", "NTMK0001"))  # fmt: skip
+        assert reply.code == "16" and reply.fixed["ok"] == "0", mode
+        assert reply.get("AF") == "Chức năng này không được hỗ trợ."
+    info = kiosk.ask("17", {"transaction_date": _now()}, ("AO", LIB), ("AB", "NTMK0001"))
+    assert info.get("CF") is None  # no one queued
+
+
+def test_checkin_of_an_unknown_copy_alerts(kiosk: Kiosk) -> None:
+    """A copy the library does not know is refused with the alert on, so the sorter sends
+    it to a librarian instead of the shelf."""
+    reply = _checkin(kiosk, "KHONG-CO")
+    assert reply.fixed["ok"] == "0" and reply.fixed["alert"] == "Y"
+    assert reply.get("AF") == "Không tìm thấy tài liệu này."
+
+
+def test_resend_request_before_login_uses_the_kiosks_terminator(backend, clock) -> None:  # type: ignore[no-untyped-def]
+    """A bad checksum before login is answered by a 96 ended the way the kiosk ends its
+    messages."""
+    session = _session(backend, clock)
+    line = b"9900802.00AY1AZ0000"
+    reply = session.receive(line, b"\r\n")
+    assert reply.data == encode_message(Message("96"), terminator=b"\r\n")

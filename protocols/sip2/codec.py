@@ -253,8 +253,15 @@ def _decode_text(data: bytes, charset: Charset) -> str:
 # -- decoding -----------------------------------------------------------------------------
 
 
-def decode_message(line: bytes, charset: Charset = Charset.UTF8) -> Message:
+def decode_message(
+    line: bytes, charset: Charset = Charset.UTF8, *, error_detection: bool = True
+) -> Message:
     """One message (without its terminator) to a :class:`Message`.
+
+    Without ``error_detection`` (an account whose kiosk sends no AY/AZ) the whole line is
+    fields: a last field whose data ends in "AZ" and hex digits is data, not a checksum.
+    With it, a bare AZ (no AY) counts only where a field can start: after a "|" or right
+    after the fixed fields.
 
     Raises SIP2Error: UNKNOWN_MESSAGE for a command SIP2 does not define (to be ignored),
     BAD_CHECKSUM for an AZ that matches neither the byte nor the character sum, MALFORMED
@@ -268,7 +275,11 @@ def decode_message(line: bytes, charset: Charset = Charset.UTF8) -> Message:
         raise SIP2Error(Problem.UNKNOWN_MESSAGE, repr(code))
     body = line
     sequence = None
-    trailer = _TRAILER.search(line, 2)
+    trailer = _TRAILER.search(line, 2) if error_detection else None
+    fixed_end = 2 + sum(fixed.width for fixed in spec.fixed)
+    if trailer is not None and trailer.group(3) is not None and trailer.start() != fixed_end:
+        if line[trailer.start() : trailer.start() + 1] != b"|":
+            trailer = None  # "AZ" and hex digits ending the last field's data
     if trailer is not None:
         sequence = trailer.group(1).decode() if trailer.group(1) else None
         digits = trailer.group(2) or trailer.group(3)
@@ -360,6 +371,8 @@ class LineFramer:
             size = 1
             if self._buffer[end : end + 2] == b"\r\n":
                 size = 2
+            if len(line) > self.limit:
+                raise SIP2Error(Problem.TOO_LONG, f"over {self.limit} bytes")
             if line:
                 self.terminator = bytes(self._buffer[end : end + size])
                 lines.append(line)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -145,7 +146,8 @@ class SIP2Protocol(Protocol):
 
     def _failed(self, failure: Failure) -> None:
         self.busy = False
-        _LOG.error("sip2 connection from %s failed: %s", self.peer, failure.getErrorMessage())
+        # The type only: an exception's words may hold a card number or a PIN.
+        _LOG.error("sip2 connection from %s failed: %s", self.peer, failure.type.__name__)
         self._drop()
 
     def _drop(self) -> None:
@@ -260,14 +262,21 @@ class BackendRegistry:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._open: dict[str, CirculationBackend] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, name: str) -> CirculationBackend:
         backend = self._open.get(name)
-        if backend is None:
-            from gateway.circulation.backends import open_backend
+        if backend is not None:
+            return backend
+        # Sessions call this from several pool threads; only one may open a back end
+        # (two would mean two connection pools, or two writers on an embedded file).
+        with self._lock:
+            backend = self._open.get(name)
+            if backend is None:
+                from gateway.circulation.backends import open_backend
 
-            backend = self._open[name] = open_backend(self.config, name)
-        return backend
+                backend = self._open[name] = open_backend(self.config, name)
+            return backend
 
 
 def build(context: GatewayContext) -> SIP2Factory:

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
+import secrets
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,7 +40,7 @@ from gateway.circulation import (
     PatronView,
     Refusal,
 )
-from gateway.passwords import verify_password
+from gateway.passwords import hash_password, verify_password
 
 from .codec import Charset, Message, decode_message, encode_message, parse_date, sip_date
 from .errors import Problem, SIP2Error
@@ -57,10 +60,19 @@ __all__ = [
 
 _LOG = logging.getLogger("protocols.sip2")
 
-#: A hash to verify unknown users' passwords against, so they take as long as wrong ones.
-_DUMMY_HASH = "scrypt$16384$8$1$bGllbnRob25nLWR1bW15$" + "A" * 43
-#: Fields kiosks often leave out; their absence is never a reason to refuse.
-_TOLERATED_MISSING = frozenset({"AC", "AD", "AO", "AP", "CH"})
+#: A real hash (of text nobody knows) to verify unknown users' passwords against, so an
+#: unknown login name costs the same key derivation as a wrong password: no enumeration
+#: of account names by timing.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(24))
+#: Fields kiosks often leave out; their absence is never a reason to refuse. (CH is not
+#: one: a 19 without it would erase the item's stored properties.)
+_TOLERATED_MISSING = frozenset({"AC", "AD", "AO", "AP"})
+#: Amounts a kiosk may pay: digits, with a decimal point and two decimals at most. No
+#: thousands separators: "50.000" and "50,000" mean fifty thousand đồng to a Vietnamese
+#: reader and fifty to a parser, so they are refused rather than guessed.
+_AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{2})?$")
+#: 15 hold modes: place, cancel. "*" (change a hold) and anything else are refused.
+_HOLD_MODES = frozenset({"+", "-"})
 #: Unreadable lines an unauthenticated connection may send before it is closed.
 _MAX_GARBAGE_BEFORE_LOGIN = 10
 #: Items one patron-information reply lists at most (BP/BQ narrow it further).
@@ -121,25 +133,74 @@ class PinGuard:
     After ``limit`` wrong PINs within ``lockout`` seconds, the terminal's PIN checks are
     refused without asking the back end until the lockout passes: a kiosk used to guess
     PINs cannot lock patrons out of their accounts in the ILS, nor find a PIN.
+
+    Card numbers nobody has are counted the same way against ``probe_limit`` (ten times
+    ``limit`` unless given): past it the terminal looks nobody up until the lockout
+    passes, so it cannot be used to walk through card numbers. The limit is higher than
+    the PIN limit because every kiosk of a library may share one account (and a gateway
+    in front of this one is one terminal): a few mistyped cards must not stop them all.
     """
 
-    def __init__(self, limit: int, lockout: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        limit: int,
+        lockout: float,
+        clock: Callable[[], float] = time.monotonic,
+        probe_limit: int | None = None,
+    ) -> None:
         self.limit = limit
         self.lockout = lockout
         self.clock = clock
+        self.probe_limit = probe_limit if probe_limit is not None else 10 * limit
         self._failures: dict[str, deque[float]] = {}
+        self._pending: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def locked(self, terminal: str) -> bool:
         """True while ``terminal`` may not check PINs."""
         with self._lock:
             failures = self._recent(terminal)
-            return len(failures) >= self.limit
+            return len(failures) + self._pending.get(terminal, 0) >= self.limit
 
     def failed(self, terminal: str) -> None:
         """Count one wrong PIN."""
         with self._lock:
             self._recent(terminal).append(self.clock())
+
+    def probed(self, terminal: str) -> None:
+        """Count one look-up of a card number nobody has."""
+        with self._lock:
+            self._recent("probe " + terminal).append(self.clock())
+
+    def lookups_locked(self, terminal: str) -> bool:
+        """True while ``terminal`` may not look patrons up (too many unknown cards)."""
+        with self._lock:
+            return len(self._recent("probe " + terminal)) >= self.probe_limit
+
+    def begin(self, terminal: str) -> bool:
+        """Reserve one PIN check for ``terminal``; False when it is locked.
+
+        Checking and reserving happen under one lock, and checks still running count as
+        failures until :meth:`end`, so kiosks sharing an account that send PINs at the
+        same moment cannot get more than ``limit`` guesses past the lockout.
+        """
+        with self._lock:
+            pending = self._pending.get(terminal, 0)
+            if len(self._recent(terminal)) + pending >= self.limit:
+                return False
+            self._pending[terminal] = pending + 1
+            return True
+
+    def end(self, terminal: str, good: bool) -> None:
+        """Finish a check :meth:`begin` reserved: a wrong PIN counts as a failure."""
+        with self._lock:
+            pending = self._pending.get(terminal, 0) - 1
+            if pending > 0:
+                self._pending[terminal] = pending
+            else:
+                self._pending.pop(terminal, None)
+            if not good:
+                self._recent(terminal).append(self.clock())
 
     def _recent(self, terminal: str) -> deque[float]:
         failures = self._failures.setdefault(terminal, deque())
@@ -253,11 +314,16 @@ class Session:
             return Reply(None, close=True)
         code = line[:2].decode("ascii", "replace")
         if code == "97":
-            return Reply(self.last_reply or self._resend_request(), command="97", result="resent")
+            return Reply(self.last_reply or self._resend_request(terminator), command="97",
+                         result="resent")  # fmt: skip
+        if code not in RESPONSE_OF:
+            # A response (94, 96, 98, 24...) or a code SIP2 lacks: nothing to answer.
+            return self._unreadable(SIP2Error(Problem.UNKNOWN_MESSAGE, repr(code)), code)
+        error_detection = self.account.error_detection if self.account else True
         try:
-            message = decode_message(line, self.charset)
+            message = decode_message(line, self.charset, error_detection=error_detection)
         except SIP2Error as error:
-            return self._unreadable(error, code)
+            return self._unreadable(error, code, terminator)
         key = (message.code, message.sequence or "", message.checksum or "")
         if message.checksum is not None and key == self._last_key and self.last_reply:
             return Reply(self.last_reply, command=message.code, result="repeated")
@@ -269,7 +335,7 @@ class Session:
             self.state = SessionState.CLOSED
         return Reply(data, close=close, command=message.code, result=result)
 
-    def _unreadable(self, error: SIP2Error, code: str) -> Reply:
+    def _unreadable(self, error: SIP2Error, code: str, terminator: bytes = b"\r") -> Reply:
         if error.problem is Problem.UNKNOWN_MESSAGE:
             # Ignored, per the specification; an unauthenticated stream of garbage ends.
             if self.state is SessionState.CONNECTED:
@@ -278,14 +344,15 @@ class Session:
                     self.state = SessionState.CLOSED
                     return Reply(None, close=True, command="??", result="garbage, closed")
             return Reply(None, command="??", result="ignored")
-        data = self._resend_request()
+        data = self._resend_request(terminator)
         self.last_reply = data
         return Reply(data, command=code if code.isdigit() else "??", result=error.problem.value)
 
-    def _resend_request(self) -> bytes:
-        """A 96: ask the kiosk to send its last message again."""
+    def _resend_request(self, terminator: bytes = b"\r") -> bytes:
+        """A 96: ask the kiosk to send its last message again (before login, ended the
+        way the kiosk ends its own messages)."""
         error_detection = self.account.error_detection if self.account else True
-        terminator = self.account.terminator if self.account else b"\r"
+        terminator = self.account.terminator if self.account else terminator
         return encode_message(Message("96"), self.charset, error_detection=error_detection,
                               terminator=terminator)  # fmt: skip
 
@@ -302,7 +369,31 @@ class Session:
     # -- dispatch ----------------------------------------------------------------------
 
     def _answer(self, message: Message) -> tuple[Message, str, bool]:
+        """:meth:`_dispatch`, with any failure answered as "try again" and logged by its
+        type only: an exception's words may hold a card number or a PIN."""
         now = self.now()
+        try:
+            return self._dispatch(message, now)
+        except BackendUnavailable:
+            result = "back end down"
+        except Exception as error:  # noqa: BLE001 - a kiosk must get an answer
+            result = "internal error"
+            _LOG.error("sip2 account %s: %s answering %s", self._user, type(error).__name__,
+                       message.code)  # fmt: skip
+            if _LOG.isEnabledFor(logging.DEBUG):
+                # Where it happened, without the exception's text.
+                _LOG.debug("sip2 %s at:\n%s", type(error).__name__,
+                           "".join(traceback.format_tb(error.__traceback__)))  # fmt: skip
+        language = language_of(None, message.fixed.get("language"))
+        text = screen_text(Screen.UNAVAILABLE, language)
+        institution = self.account.library if self.account else message.get("AO", "") or ""
+        return refusal_reply(message, now, text, institution), result, False
+
+    @property
+    def _user(self) -> str:
+        return (self.account.user if self.account else "") or "-"
+
+    def _dispatch(self, message: Message, now: datetime) -> tuple[Message, str, bool]:
         action = TRANSITIONS.get((self.state, message.code))
         if action is None and not self.settings.require_login and message.code in _CIRCULATION:
             action = "circulate"
@@ -326,11 +417,7 @@ class Session:
         if capability is not None and capability not in backend.capabilities:
             text = screen_text(Refusal.NOT_SUPPORTED, ctx.language)
             return refusal_reply(message, now, text, account.library), "not supported", False
-        try:
-            reply = _HANDLERS[message.code](self, ctx, backend)
-        except BackendUnavailable:
-            text = screen_text(Screen.UNAVAILABLE, ctx.language)
-            return refusal_reply(message, now, text, account.library), "back end down", False
+        reply = _HANDLERS[message.code](self, ctx, backend)
         return reply, ctx.result, False
 
     def _account_for(self, message: Message) -> Account | None:
@@ -418,12 +505,15 @@ class Session:
         pin = ctx.message.get("AD")
         if not pin or patron is None:
             return None if not pin else False
-        if self.guard.locked(self.terminal):
+        if not self.guard.begin(self.terminal):
             ctx.result = "pin locked"
             return False
-        good = backend.check_pin(ctx.account.library, patron.barcode, pin)
+        good = False
+        try:
+            good = backend.check_pin(ctx.account.library, patron.barcode, pin)
+        finally:
+            self.guard.end(self.terminal, good)
         if not good:
-            self.guard.failed(self.terminal)
             ctx.result = "wrong pin"
         return good
 
@@ -438,19 +528,28 @@ class Session:
     def _patron_fields(
         self, reply: Message, ctx: _Context, patron: PatronView | None, pin_ok: bool | None
     ) -> None:
+        """AO, AA, AE, BL, CQ, BH, BV; with a wrong PIN only that the card exists and the
+        PIN is wrong: no name, no fines, nothing about the patron."""
         reply.fields.append(("AO", ctx.account.library))
         reply.fields.append(("AA", ctx.message.get("AA", "") or ""))
-        reply.fields.append(("AE", patron.name if patron else ""))
+        reply.fields.append(("AE", patron.name if patron and pin_ok is not False else ""))
         reply.fields.append(("BL", _flag(patron is not None)))
         if pin_ok is not None:
             reply.fields.append(("CQ", _flag(pin_ok)))
-        if patron is not None:
+        if patron is not None and pin_ok is not False:
             reply.fields.append(("BH", patron.currency))
             reply.fields.append(("BV", _money(patron.fines_total, patron.currency)))
 
     def _lookup(self, ctx: _Context, backend: CirculationBackend) -> PatronView | None:
+        """The request's patron, or None. A card number nobody has counts against the
+        terminal (:meth:`PinGuard.probed`), and a terminal past the limit looks nobody up:
+        a kiosk cannot be used to walk through card numbers finding which exist."""
+        if self.guard.lookups_locked(self.terminal):
+            ctx.result = "lookups locked"
+            return None
         patron = backend.patron(ctx.account.library, ctx.message.get("AA", "") or "")
         if patron is None:
+            self.guard.probed(self.terminal)
             ctx.result = Refusal.UNKNOWN_PATRON.value
         else:
             ctx.language = language_of(patron.language, ctx.message.fixed.get("language"))
@@ -465,10 +564,21 @@ class Session:
             positions[flag.value] = "Y"
         return "".join(positions)
 
+    def _no_patron(self, ctx: _Context) -> str:
+        """Screen text when :meth:`_lookup` found nobody (or would not look)."""
+        if ctx.result == "lookups locked":
+            return screen_text(Screen.PIN_LOCKED, ctx.language)
+        return screen_text(Refusal.UNKNOWN_PATRON, ctx.language)
+
+    def _status_for(self, patron: PatronView | None, pin_ok: bool | None) -> str:
+        """Patron status; with a wrong PIN every privilege denied, as for nobody."""
+        return self._status_string(patron if pin_ok is not False else None)
+
     def _patron_status(self, ctx: _Context, backend: CirculationBackend) -> Message:
         patron = self._lookup(ctx, backend)
         pin_ok = self._pin_state(ctx, backend, patron)
-        reply = response("24", ctx.now, patron_status=self._status_string(patron), language="000")
+        reply = response("24", ctx.now, patron_status=self._status_for(patron, pin_ok),
+                         language="000")  # fmt: skip
         self._patron_fields(reply, ctx, patron, pin_ok)
         self._patron_screen(reply, ctx, patron, pin_ok)
         return reply
@@ -478,7 +588,7 @@ class Session:
     ) -> None:
         text = self._pin_refusal(ctx, pin_ok)
         if patron is None:
-            text = screen_text(Refusal.UNKNOWN_PATRON, ctx.language)
+            text = self._no_patron(ctx)
         elif text is None and patron.blocked_message:
             text = patron.blocked_message
         elif text is None and not patron.may_borrow:
@@ -491,7 +601,7 @@ class Session:
         pin_ok = self._pin_state(ctx, backend, patron)
         counts: dict[str, str] = {}
         lists: dict[str, list[str]] = {}
-        if patron is not None:
+        if patron is not None and pin_ok is not False:
             holds = [h for h in patron.holds if h.available]
             waiting = [h for h in patron.holds if not h.available]
             groups: list[tuple[str, str, list[str]]] = [
@@ -508,10 +618,10 @@ class Session:
                 counts[count_name] = _count(len(values))
                 if position == wanted:
                     lists[field_id] = self._range(ctx.message, values)
-        reply = response("64", ctx.now, patron_status=self._status_string(patron),
+        reply = response("64", ctx.now, patron_status=self._status_for(patron, pin_ok),
                          language="000", **counts)  # fmt: skip
         self._patron_fields(reply, ctx, patron, pin_ok)
-        if patron is not None:
+        if patron is not None and pin_ok is not False:
             for field_id, limit in (("BZ", patron.hold_limit), ("CA", patron.overdue_limit),
                                     ("CB", patron.loan_limit)):  # fmt: skip
                 if limit is not None:
@@ -553,11 +663,12 @@ class Session:
             if pin_ok is not False:
                 backend.enable_patron(ctx.account.library, barcode, ctx.now)
                 patron = backend.patron(ctx.account.library, barcode)
-        reply = response("26", ctx.now, patron_status=self._status_string(patron), language="000")
+        reply = response("26", ctx.now, patron_status=self._status_for(patron, pin_ok),
+                         language="000")  # fmt: skip
         self._patron_fields(reply, ctx, patron, pin_ok)
         text = self._pin_refusal(ctx, pin_ok)
         if patron is None:
-            text = screen_text(Refusal.UNKNOWN_PATRON, ctx.language)
+            text = self._no_patron(ctx)
         reply.fields = [f for f in reply.fields if f[0] not in ("BH", "BV")]
         reply.fields.append(("AF", text or screen_text(Screen.ENABLED, ctx.language)))
         return reply
@@ -583,18 +694,20 @@ class Session:
 
     def _fee_paid(self, ctx: _Context, backend: CirculationBackend) -> Message:
         barcode = ctx.message.get("AA", "") or ""
-        patron = self._lookup(ctx, backend)
+        patron, refused = self._guarded_patron(ctx, backend)
         reply = response("38", ctx.now, payment_accepted="N")
         reply.fields += [("AO", ctx.account.library), ("AA", barcode)]
         text: str
-        try:
-            amount = Decimal((ctx.message.get("BV") or "").strip().replace(",", "."))
-            if not amount.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            amount = Decimal(-1)
-        if patron is None:
-            text = screen_text(Refusal.UNKNOWN_PATRON, ctx.language)
+        amount = self._amount(ctx.message.get("BV") or "")
+        currency = (ctx.message.fixed.get("currency_type") or "").strip().upper()
+        if patron is None or refused:
+            text = refused or self._no_patron(ctx)
+        elif currency and currency != patron.currency.upper():
+            ctx.result = "wrong currency"
+            text = screen_text(Refusal.BAD_AMOUNT, ctx.language)
+        elif amount is None:
+            ctx.result = Refusal.BAD_AMOUNT.value
+            text = screen_text(Refusal.BAD_AMOUNT, ctx.language)
         else:
             outcome = backend.pay_fee(ctx.account.library, barcode, amount, ctx.now,
                                       fee_id=ctx.message.get("CG", "") or "",
@@ -611,6 +724,17 @@ class Session:
                 text = screen_text(refusal, ctx.language)
         reply.fields.append(("AF", text))
         return reply
+
+    @staticmethod
+    def _amount(text: str) -> Decimal | None:
+        """A paid amount, or None when it is not plainly digits (see :data:`_AMOUNT`)."""
+        text = text.strip()
+        if not _AMOUNT.match(text):
+            return None
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+            return None
 
     # -- items -------------------------------------------------------------------------
 
@@ -648,7 +772,7 @@ class Session:
         """The patron of a loan request and, when the request must be refused, why."""
         patron = self._lookup(ctx, backend)
         if patron is None:
-            return None, screen_text(Refusal.UNKNOWN_PATRON, ctx.language)
+            return None, self._no_patron(ctx)
         pin_ok = self._pin_state(ctx, backend, patron)
         return patron, self._pin_refusal(ctx, pin_ok)
 
@@ -700,13 +824,14 @@ class Session:
 
     def _checkin(self, ctx: _Context, backend: CirculationBackend) -> Message:
         barcode = ctx.message.get("AB", "") or ""
-        when = parse_date(ctx.message.fixed.get("return_date", "")) or ctx.now
-        if when.tzinfo is not None:
-            when = when.astimezone().replace(tzinfo=None)
+        when = self._return_date(ctx)
         outcome = backend.checkin(ctx.account.library, barcode, when,
                                   ctx.message.get("AP", "") or "")  # fmt: skip
         item = outcome.item
-        alert = bool(outcome.hold_for)
+        # A copy of another library or one nobody knows must go to a librarian, not back
+        # on the shelf: the sorter's alert says so.
+        alert = bool(outcome.hold_for) or outcome.refusal in (Refusal.OTHER_LIBRARY,
+                                                               Refusal.UNKNOWN_ITEM)  # fmt: skip
         reply = response("10", ctx.now, ok="1" if outcome.ok else "0",
                          resensitize=_flag(item is not None), magnetic_media="N",
                          alert=_flag(alert))  # fmt: skip
@@ -729,6 +854,24 @@ class Session:
             texts = [screen_text(refusal, ctx.language)]
         reply.fields += [("AF", text) for text in texts]
         return reply
+
+    @staticmethod
+    def _return_date(ctx: _Context) -> datetime:
+        """When a copy came back: now, unless the kiosk says it is sending a transaction
+        it stored while offline (no block Y) with an earlier return date. A kiosk's clock
+        is not trusted otherwise (a wrong one would waive fines), nor a date that cannot
+        be shown in local time."""
+        if ctx.message.fixed.get("no_block", "N") != "Y":
+            return ctx.now
+        when = parse_date(ctx.message.fixed.get("return_date", ""))
+        if when is None:
+            return ctx.now
+        if when.tzinfo is not None:
+            try:
+                when = when.astimezone().replace(tzinfo=None)
+            except (OverflowError, ValueError, OSError):
+                return ctx.now
+        return when if when < ctx.now else ctx.now
 
     def _item_info(self, ctx: _Context, backend: CirculationBackend) -> Message:
         barcode = ctx.message.get("AB", "") or ""
@@ -771,6 +914,11 @@ class Session:
             reply.fields.append(("AF", refused or ""))
             return reply
         mode = ctx.message.fixed.get("hold_mode", "+")
+        if mode not in _HOLD_MODES:
+            ctx.result = Refusal.NOT_SUPPORTED.value
+            reply.fields += [("AB", barcode),
+                             ("AF", screen_text(Refusal.NOT_SUPPORTED, ctx.language))]  # fmt: skip
+            return reply
         pickup = ctx.message.get("BS", "") or ""
         if mode == "-":
             outcome = backend.cancel_hold(ctx.account.library, patron.barcode, barcode, ctx.now)
