@@ -26,7 +26,7 @@ from pymarc.field import Indicators
 from .identifiers import isbn_is_valid, issn_is_valid
 from .vietnamese import fold, normalize
 
-__all__ = ["dc_to_marc", "language_code"]
+__all__ = ["dc_to_marc", "language_code", "is_personal_name"]
 
 _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _URL = re.compile(r"(?i)(?:https?|ftp)://\S+")
@@ -94,7 +94,7 @@ def language_code(value: str) -> str | None:
     return _LANGUAGES.get(key)
 
 
-def _is_personal(name: str) -> bool:
+def is_personal_name(name: str) -> bool:
     """A person's name rather than an organisation's (see the tables above)."""
     lowered = normalize(name).casefold() + " "
     if lowered.startswith(_CORPORATE_STARTS):
@@ -190,7 +190,7 @@ def dc_to_marc(
         fields.append(_field("041", "0 ", *[("a", code) for code in languages]))
 
     creators = dc.get("creator", [])
-    main_entry = len(creators) == 1 and _is_personal(creators[0])
+    main_entry = len(creators) == 1 and is_personal_name(creators[0])
     if main_entry:
         # A comma means "Surname, Forename" (inverted); Vietnamese names are written in
         # direct order ("Nguyễn Du"), which MARC codes as forename (0).

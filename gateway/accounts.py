@@ -28,7 +28,6 @@ from typing import Any, NoReturn
 import click
 
 from .config import (
-    CIRCULATION_BACKENDS,
     SIP2_CHARSETS,
     SIP2_TERMINATORS,
     Config,
@@ -38,6 +37,7 @@ from .config import (
     find_config,
     load_config,
 )
+from .tables import echo_table
 
 __all__ = ["AccountsError", "accounts", "edit_sip2_accounts", "sip2_account_entry"]
 
@@ -139,12 +139,26 @@ def _folder_lock(folder: Path) -> Iterator[None]:
 
 
 def edit_sip2_accounts(path: Path, change: Callable[[list[Any]], None]) -> Config:
-    """Apply ``change`` to the ``sip2.accounts`` list of the file at ``path`` and write it.
+    """Apply ``change`` to the ``sip2.accounts`` list of the file at ``path`` and write it
+    (see :func:`edit_config_list`)."""
+    return edit_config_list(path, ("sip2", "accounts"), change, flow_keys=("allowed_addresses",))
 
-    ``sip2:`` and ``accounts:`` are created when absent (or empty). The new text is
-    validated with :func:`load_config` before it replaces the file (atomically, keeping the
-    file's permissions); the validated configuration is returned. Raises
-    :class:`AccountsError` when the result would be invalid or cannot be written.
+
+def edit_config_list(
+    path: Path,
+    where: tuple[str, ...],
+    change: Callable[[list[Any]], None],
+    *,
+    flow_keys: tuple[str, ...] = (),
+) -> Config:
+    """Apply ``change`` to the list at ``where`` (``("sip2", "accounts")``, ``("sources",)``)
+    in the file at ``path`` and write it, keeping its comments.
+
+    Missing (or empty) sections on the way are created. The new text is validated with
+    :func:`load_config` before it replaces the file (atomically, keeping the file's
+    permissions); the validated configuration is returned. Lists under ``flow_keys`` in
+    the entries are written on one line. Raises :class:`AccountsError` when the result
+    would be invalid or cannot be written.
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.error import YAMLError
@@ -161,28 +175,33 @@ def edit_sip2_accounts(path: Path, change: Callable[[list[Any]], None]) -> Confi
             data = CommentedMap()
         if not isinstance(data, CommentedMap):
             raise AccountsError(f"{path}: the file is not a mapping of sections")
-        sip2 = data.get("sip2")
-        if sip2 is None:
-            sip2 = data["sip2"] = CommentedMap()  # new sections go last; a bare 'sip2:' stays
-        if not isinstance(sip2, CommentedMap):
-            raise AccountsError(f"{path}: sip2 is not a mapping of keys")
-        entries = sip2.get("accounts")
+        parent = data
+        for depth, key in enumerate(where[:-1]):
+            section = parent.get(key)
+            if section is None:  # new sections go last; a bare 'sip2:' stays
+                section = parent[key] = CommentedMap()
+            if not isinstance(section, CommentedMap):
+                dotted = ".".join(where[: depth + 1])
+                raise AccountsError(f"{path}: {dotted} is not a mapping of keys")
+            parent = section
+        entries = parent.get(where[-1])
         if entries is None:
-            entries = sip2["accounts"] = CommentedSeq()
+            entries = parent[where[-1]] = CommentedSeq()
         if not isinstance(entries, CommentedSeq):
-            raise AccountsError(f"{path}: sip2.accounts is not a list")
+            raise AccountsError(f"{path}: {'.'.join(where)} is not a list")
         trailing = _take_trailing(entries)
         change(entries)
         if trailing:
-            _give_trailing(entries, trailing, sip2)
+            _give_trailing(entries, trailing, parent, where[-1])
         if entries:
             entries.fa.set_block_style()  # 'accounts: []' as rendered becomes a block list
         else:
             entries.fa.set_flow_style()  # and back to 'accounts: []' once empty
         for entry in entries:
-            addresses = entry.get("allowed_addresses") if isinstance(entry, dict) else None
-            if isinstance(addresses, CommentedSeq):
-                addresses.fa.set_flow_style()
+            for key in flow_keys:
+                value = entry.get(key) if isinstance(entry, dict) else None
+                if isinstance(value, CommentedSeq):
+                    value.fa.set_flow_style()
         out = io.StringIO()
         yaml.dump(data, out)
         return _replace_validated(path, out.getvalue())
@@ -228,15 +247,15 @@ def _take_trailing(node: Any) -> str | None:
     return str(token.value) if str(token.value).strip() else None
 
 
-def _give_trailing(node: Any, text: str, parent: Any) -> None:
+def _give_trailing(node: Any, text: str, parent: Any, key: str) -> None:
     """Put comment lines ``text`` (starting with the line end) after ``node``'s last line,
-    or after ``accounts: []`` in ``parent`` when the list is now empty."""
+    or after ``<key>: []`` in ``parent`` when the list is now empty."""
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
 
     slot = _last_comment_slot(node)
     if slot is None:
-        slots, index = parent.ca.items.setdefault("accounts", [None, None, None, None]), 2
+        slots, index = parent.ca.items.setdefault(key, [None, None, None, None]), 2
     else:
         slots, index = slot
     if slots[index] is None:
@@ -245,7 +264,7 @@ def _give_trailing(node: Any, text: str, parent: Any) -> None:
         slots[index].value = str(slots[index].value) + text[1:]
 
 
-def _as_commented(entry: dict[str, Any]) -> Any:
+def as_commented(entry: dict[str, Any]) -> Any:
     """``entry`` as ruamel nodes: the address list in flow style ([10.0.0.0/24])."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -292,28 +311,28 @@ def _replace_validated(path: Path, text: str) -> Config:
 # -- command line ------------------------------------------------------------------------
 
 
-def _fail(message: str, status: int = EXIT_WORK, problems: list[Problem] | None = None) -> NoReturn:
+def fail(message: str, status: int = EXIT_WORK, problems: list[Problem] | None = None) -> NoReturn:
     for problem in problems or []:
         click.echo(str(problem), err=True)
     click.echo(f"lienthong: {message}", err=True)
     sys.exit(status)
 
 
-def _load(ctx: click.Context) -> tuple[Path, Config]:
+def load_editable(ctx: click.Context) -> tuple[Path, Config]:
     """The configuration file and its current contents (refused when already invalid:
     paths are not checked, so kiosks can be provisioned before the server's files exist)."""
     path = find_config(ctx.obj.get("config") if ctx.obj else None)
     try:
         return path, load_config(path, check_paths=False)
     except ConfigError as exc:
-        _fail(f"{len(exc.problems)} problem(s) in {path}", EXIT_CONFIG, exc.problems)
+        fail(f"{len(exc.problems)} problem(s) in {path}", EXIT_CONFIG, exc.problems)
 
 
 def _edit(path: Path, change: Callable[[list[Any]], None]) -> Config:
     try:
         return edit_sip2_accounts(path, change)
     except AccountsError as exc:
-        _fail(str(exc), EXIT_CONFIG if exc.problems else EXIT_WORK, exc.problems)
+        fail(str(exc), EXIT_CONFIG if exc.problems else EXIT_WORK, exc.problems)
 
 
 def _check_addresses(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
@@ -331,14 +350,14 @@ def _read_password(env_var: str | None, from_stdin: bool) -> str:
                                "or --password-stdin")  # fmt: skip
     if env_var is not None:
         if env_var not in os.environ:
-            _fail(f"environment variable {env_var} is not set", EXIT_CONFIG)
+            fail(f"environment variable {env_var} is not set", EXIT_CONFIG)
         password = os.environ[env_var]
     else:
         password = click.get_text_stream("stdin").read().rstrip("\r\n")
     if not password:
-        _fail("the password is empty", EXIT_CONFIG)
+        fail("the password is empty", EXIT_CONFIG)
     if "|" in password or any(ord(c) < 0x20 or ord(c) == 0x7F for c in password):
-        _fail("the password contains '|' or a control character, which a SIP2 login "
+        fail("the password contains '|' or a control character, which a SIP2 login "
               "cannot carry", EXIT_CONFIG)  # fmt: skip
     return password
 
@@ -369,8 +388,9 @@ def accounts() -> None:
 @click.option("--allow", "allowed", multiple=True, callback=_check_addresses,
               metavar="ADDRESS", help="IP address or network (10.1.2.0/24) the kiosk may "
               "connect from; repeat for more (default: any).")  # fmt: skip
-@click.option("--backend", type=click.Choice(CIRCULATION_BACKENDS), default="embedded",
-              show_default=True, help="Circulation system that answers the kiosk.")  # fmt: skip
+@click.option("--backend", default="embedded", show_default=True, metavar="NAME",
+              help="Circulation system that answers the kiosk: embedded, or the name of one "
+              "of circulation.backends.")  # fmt: skip
 @click.option("--password-env", "password_env", metavar="VAR",
               help="Read the kiosk password from environment variable VAR.")  # fmt: skip
 @click.option("--password-stdin", is_flag=True,
@@ -391,14 +411,14 @@ def add(ctx: click.Context, user: str, library: str, password_env: str | None,
     """
     from .passwords import hash_password
 
-    path, config = _load(ctx)
+    path, config = load_editable(ctx)
     known = [lib.id for lib in config.libraries]
     if library not in known:
-        _fail(f"--library {library!r} is not a library in {path} (known: {', '.join(known)})",
+        fail(f"--library {library!r} is not a library in {path} (known: {', '.join(known)})",
               EXIT_CONFIG)  # fmt: skip
     existing = [a["user"] for a in config.values["sip2"]["accounts"]]
     if user in existing and not replace_existing:
-        _fail(f"user {user!r} already has an account in {path} (use --replace to replace it)")
+        fail(f"user {user!r} already has an account in {path} (use --replace to replace it)")
     password = _read_password(password_env, password_stdin)
     entry = sip2_account_entry(user, hash_password(password), library,
                                allowed_addresses=allowed, **settings)  # fmt: skip
@@ -407,14 +427,14 @@ def add(ctx: click.Context, user: str, library: str, password_env: str | None,
         for position, old in enumerate(entries):
             if isinstance(old, dict) and old.get("user") == user:
                 if not replace_existing:  # added meanwhile by another run
-                    _fail(f"user {user!r} already has an account in {path}")
+                    fail(f"user {user!r} already has an account in {path}")
                 for key in [k for k in old if k not in entry]:
                     del old[key]
-                for key, value in _as_commented(entry).items():
+                for key, value in as_commented(entry).items():
                     old[key] = value  # in place: comments on the entry stay
                 entries[position] = old
                 return
-        entries.append(_as_commented(entry))
+        entries.append(as_commented(entry))
 
     _edit(path, change)
     verb = "replaced" if user in existing else "added"
@@ -437,7 +457,7 @@ def list_accounts(ctx: click.Context, as_json: bool) -> None:
     Example:
       lienthong accounts list --json
     """
-    _, config = _load(ctx)
+    _, config = load_editable(ctx)
     rows = _rows(config)
     if as_json:
         click.echo(json.dumps({"sip2": rows}, ensure_ascii=False, indent=2))
@@ -453,10 +473,7 @@ def list_accounts(ctx: click.Context, as_json: bool) -> None:
          r["backend"])
         for r in rows
     ]  # fmt: skip
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-    for row in table:
-        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-        click.echo("  ".join(cells).rstrip())
+    echo_table(table[0], table[1:])
 
 
 @accounts.command("remove")
@@ -469,16 +486,16 @@ def remove(ctx: click.Context, user: str) -> None:
     Example:
       lienthong accounts remove kiosk-dlk-1
     """
-    path, config = _load(ctx)
+    path, config = load_editable(ctx)
     if user not in [a["user"] for a in config.values["sip2"]["accounts"]]:
-        _fail(f"user {user!r} has no SIP2 account in {path}")
+        fail(f"user {user!r} has no SIP2 account in {path}")
 
     def change(entries: list[Any]) -> None:
         for position, entry in enumerate(entries):
             if isinstance(entry, dict) and entry.get("user") == user:
                 del entries[position]
                 return
-        _fail(f"user {user!r} has no SIP2 account in {path}")  # removed meanwhile
+        fail(f"user {user!r} has no SIP2 account in {path}")  # removed meanwhile
 
     _edit(path, change)
     click.echo(f"removed SIP2 account {user!r} from {path}")

@@ -547,11 +547,13 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 from .accounts import accounts  # noqa: E402 (registered last: accounts imports nothing of cli)
 from .circulation.commands import items_group, loans_group, patrons_group  # noqa: E402
+from .sync.commands import sources as sources_group  # noqa: E402
 
 main.add_command(accounts)
 main.add_command(patrons_group)
 main.add_command(items_group)
 main.add_command(loans_group)
+main.add_command(sources_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

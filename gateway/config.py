@@ -38,6 +38,10 @@ __all__ = [
     "SIP2_CHARSETS",
     "SIP2_TERMINATORS",
     "CIRCULATION_BACKENDS",
+    "BACKEND_KINDS",
+    "SOURCE_KINDS",
+    "SOURCE_KIND_KEYS",
+    "BACKEND_KIND_KEYS",
 ]
 
 CONFIG_ENV = "LIENTHONG_CONFIG"
@@ -108,8 +112,13 @@ def _password_hash_check(value: Any) -> str | None:
 SIP2_CHARSETS = ("utf-8", "cp850", "latin-1", "ascii")
 #: What the gateway ends each SIP2 reply with.
 SIP2_TERMINATORS = ("cr", "crlf", "lf")
-#: Circulation back ends a SIP2 account can be served by.
+#: Circulation back ends a SIP2 account can be served by: the embedded one, or an entry of
+#: circulation.backends of one of these kinds.
 CIRCULATION_BACKENDS = ("embedded",)
+BACKEND_KINDS = ("sip2", "sql")
+#: Kinds of bibliographic source (``sources[].kind``), each an adapter in ``adapters/``.
+SOURCE_KINDS = ("marc-folder", "oai", "sql", "spreadsheet")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 #: Text a SIP2 field can carry: no field separator, no control characters (CR ends a message).
 _SIP2_TEXT = re.compile(r"^[^|\x00-\x1f\x7f]{0,255}$")
@@ -156,6 +165,144 @@ def _policy_keys(*, inherit: bool) -> dict[str, Key]:
                            check=_matches(_CURRENCY, "a three-letter currency code like VND"))  # fmt: skip
     return keys
 
+
+#: Keys of one ``sources`` entry. Kind-specific keys are optional here; the cross-checks
+#: say which ones a kind needs and refuse the ones it would ignore.
+_SOURCE_KEYS: dict[str, Key] = {
+    "name": Key("str", "Short name of the source, used on the command line (each one once).",
+                example="dlk-koha", check=_matches(_LIBRARY_ID, "a valid source name "
+                                                   "(lower-case letters, digits, . _ -)")),
+    "library": Key("str", "Id of the member library whose records these are (one of "
+                   "libraries).", example="dlk-tinh"),
+    "kind": Key("str", "What the source is: marc-folder (a folder of ISO 2709 or MARCXML "
+                "exports), oai (an OAI-PMH server such as Koha's or DSpace's), sql (a database "
+                "read with a mapping), spreadsheet (an .xlsx or .csv file).",
+                example="oai", check=_one_of(SOURCE_KINDS)),
+    "enabled": Key("bool", "Sync this source (false keeps its records but stops syncing).",
+                   default=True),
+    "interval_minutes": Key("int", "Minutes between syncs while the gateway runs (0: only with "
+                            "'lienthong sources sync').", default=60, minimum=0, maximum=525600),
+    "reconcile_hours": Key("int", "Hours between full comparisons with the source, which turn "
+                           "records gone from it into deletions (0: never).", default=24,
+                           minimum=0, maximum=87600),
+    "overlap_seconds": Key("int", "Each incremental sync starts this many seconds before the "
+                           "last one, so clock differences never lose a change.", default=300,
+                           minimum=0, maximum=604800),
+    "timeout_seconds": Key("int", "Seconds to wait for the source to answer.", default=60,
+                           minimum=1, maximum=3600),
+    "path": Key("path", "marc-folder: the folder the exports are put in; spreadsheet: the "
+                ".xlsx or .csv file (relative to this file's folder).", default=None,
+                example="exports/ilib"),
+    "export": Key("str", "marc-folder: 'full' (each file is the whole catalogue; records "
+                  "missing from it are deleted) or 'delta' (files only add and change).",
+                  default=None, example="delta", check=_one_of(("full", "delta"))),
+    "id_rule": Key("str", "Where a record's id is: 001, 001+003, or a field and subfield such "
+                   "as 035$a or 999$c; oai also identifier (the OAI identifier, its default); "
+                   "marc-folder's default is 001.", default=None, example="001",
+                   check=_matches(re.compile(r"001|001\+003|identifier|[0-9]{3}\$[a-z0-9]"),
+                                  "001, 001+003, identifier or a field like 035$a")),
+    "url": Key("str", "oai: the base URL (https://opac.example.vn/cgi-bin/koha/oai.pl); sql: "
+               "the database URL without the password "
+               "(mysql+pymysql://koha_ro@db.example.vn/koha).", default=None,
+               example="https://opac.example.vn/cgi-bin/koha/oai.pl"),
+    "password_env": Key("str", "sql: name of the environment variable that holds the database "
+                        "password (never write the password in this file).", default=None,
+                        example="KOHA_DB_PASSWORD",
+                        check=_matches(_ENV_NAME, "an environment variable name")),
+    "metadata_prefix": Key("str", "oai: marc21 (full MARC records) or oai_dc (Dublin Core).",
+                           default=None, example="marc21",
+                           check=_one_of(("marc21", "oai_dc"))),
+    "set": Key("str", "oai: harvest only this set (optional).", default=None),
+    "mapping": Key("str", "sql: 'koha' for Koha's own tables, or a mapping file; spreadsheet: "
+                   "an optional file naming extra columns (relative to this file's folder).",
+                   default=None, example="koha"),
+    "sheet": Key("str", "spreadsheet: the sheet to read (default: the first).", default=None),
+    "encoding": Key("str", "spreadsheet (.csv): auto, utf-8, utf-16, cp1258, tcvn3 or vni.",
+                    default=None, example="auto",
+                    check=_one_of(("auto", "utf-8", "utf-16", "cp1258", "tcvn3", "vni"))),
+}  # fmt: skip
+#: The kind-specific keys of a source, and which kinds use each (required ones first).
+SOURCE_KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "marc-folder": (("path",), ("export", "id_rule")),
+    "oai": (("url",), ("metadata_prefix", "set", "id_rule")),
+    "sql": (("url", "mapping"), ("password_env",)),
+    "spreadsheet": (("path",), ("sheet", "encoding", "mapping", "id_rule")),
+}
+#: Defaults of kind-specific keys, filled in when the kind uses the key and it is not given.
+SOURCE_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "marc-folder": {"export": "delta", "id_rule": "001"},
+    "oai": {"metadata_prefix": "marc21", "id_rule": "identifier"},
+    "spreadsheet": {"encoding": "auto"},
+}
+
+#: Keys of one ``circulation.backends`` entry (kind-specific ones checked as for sources).
+_BACKEND_KEYS: dict[str, Key] = {
+    "name": Key("str", "Name a kiosk account gives as its backend (each one once).",
+                example="koha-dlk", check=_matches(_LIBRARY_ID, "a valid name (lower-case "
+                                                   "letters, digits, . _ -)")),
+    "kind": Key("str", "sip2 (the library system's own SIP2 server) or sql (its database).",
+                example="sip2", check=_one_of(BACKEND_KINDS)),
+    "host": Key("str", "sip2: host name or address of the library system's SIP2 server.",
+                default=None, example="koha.example.vn"),
+    "port": Key("port", "sip2: its TCP port.", default=None, example=6001),
+    "user": Key("str", "sip2: the login the gateway sends upstream (93); leave it out for "
+                "none.", default=None, example="lienthong"),
+    "password_env": Key("str", "Name of the environment variable holding the upstream "
+                        "login's or database's password.", default=None,
+                        example="KOHA_SIP2_PASSWORD",
+                        check=_matches(_ENV_NAME, "an environment variable name")),
+    "charset": Key("str", "sip2: character set the upstream server speaks: "
+                   + ", ".join(SIP2_CHARSETS) + " (default utf-8).", default=None,
+                   example="utf-8", check=_one_of(SIP2_CHARSETS)),
+    "terminator": Key("str", "sip2: line end sent upstream: cr (default), crlf or lf.",
+                      default=None, example="cr", check=_one_of(SIP2_TERMINATORS)),
+    "error_detection": Key("bool", "sip2: send sequence numbers and checksums upstream "
+                           "(default true).", default=None, example=True),
+    "institution": Key("str", "sip2: institution id (AO) sent upstream (default: the kiosk's "
+                       "library id).", default=None, example="DLK"),
+    "location": Key("str", "sip2: location code (CP) sent in the upstream login (optional).",
+                    default=None, example="LIENTHONG"),
+    "pool_size": Key("int", "sip2: most connections kept open to the upstream server "
+                     "(default 4).", default=None, example=4, minimum=1, maximum=64),
+    "tls": Key("bool", "sip2: connect with TLS (default false).", default=None, example=False),
+    "timeout_seconds": Key("int", "Seconds to wait for the upstream system to answer.",
+                           default=10, minimum=1, maximum=300),
+    "url": Key("str", "sql: the database URL without the password "
+               "(postgresql+psycopg://thuvien@db.truong.example.vn/thuvien).", default=None),
+    "mapping": Key("path", "sql: the statements file (relative to this file's folder; see "
+                   "conf/circulation-sql.example.yaml).", default=None,
+                   example="circulation-sql.yaml"),
+}  # fmt: skip
+#: What the rendered file shows for sources: one entry of each kind.
+_SOURCE_EXAMPLES = [
+    {"name": "dlk-koha", "library": "dlk-tinh", "kind": "oai",
+     "url": "https://opac.example.vn/cgi-bin/koha/oai.pl", "metadata_prefix": "marc21",
+     "interval_minutes": 60},
+    {"name": "buon-ho-ilib", "library": "buon-ho", "kind": "marc-folder",
+     "path": "exports/ilib", "export": "full", "id_rule": "001"},
+    {"name": "krong-pac-db", "library": "krong-pac", "kind": "sql",
+     "url": "mysql+pymysql://koha_ro@db.example.vn/koha", "password_env": "KOHA_DB_PASSWORD",
+     "mapping": "koha"},
+    {"name": "thpt-nguyen-du", "library": "thpt-nguyen-du", "kind": "spreadsheet",
+     "path": "truong/sach.xlsx"},
+]  # fmt: skip
+_BACKEND_EXAMPLES = [
+    {"name": "koha-dlk", "kind": "sip2", "host": "koha.example.vn", "port": 6001,
+     "user": "lienthong", "password_env": "KOHA_SIP2_PASSWORD", "charset": "utf-8"},
+    {"name": "truong-db", "kind": "sql",
+     "url": "postgresql+psycopg://thuvien@db.truong.example.vn/thuvien",
+     "password_env": "TRUONG_DB_PASSWORD", "mapping": "circulation-sql.yaml"},
+]  # fmt: skip
+#: Defaults of the sip2-only keys, filled in for sip2 back ends only.
+BACKEND_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sip2": {"user": "", "charset": "utf-8", "terminator": "cr", "error_detection": True,
+             "institution": "", "location": "", "pool_size": 4, "tls": False},
+}  # fmt: skip
+BACKEND_KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sip2": (("host", "port"), ("user", "charset", "terminator", "error_detection",
+                                "institution", "location", "pool_size", "tls")),
+    "sql": (("url", "mapping"), ()),
+}  # fmt: skip
 
 SCHEMA: dict[str, Key] = {
     "gateway": Key("map", "Who this gateway is: shown by OAI-PMH Identify and SRU explain.", children={
@@ -305,9 +452,8 @@ SCHEMA: dict[str, Key] = {
                                                    "(AY/AZ), and check them when the kiosk "
                                                    "sends them.", default=True),
                             "backend": Key("str", "Circulation system that answers this kiosk: "
-                                           + ", ".join(CIRCULATION_BACKENDS) + ".",
-                                           default="embedded",
-                                           check=_one_of(CIRCULATION_BACKENDS)),
+                                           "embedded, or the name of one of "
+                                           "circulation.backends.", default="embedded"),
                         })),
     }),
     "circulation": Key("map", "The embedded circulation system (for libraries without their "
@@ -322,7 +468,17 @@ SCHEMA: dict[str, Key] = {
                                            "libraries).", example="dlk-tinh"),
                             **_policy_keys(inherit=True),
                         })),
+        "backends": Key("list", "Circulation systems of member libraries that have their own "
+                        "(a kiosk account names one in backend): 'sip2' passes each transaction "
+                        "to the library system's own SIP2 server (Koha's, ...); 'sql' runs the "
+                        "statements of a mapping file on the library's database.", default=[],
+                        example=_BACKEND_EXAMPLES,
+                        items=Key("map", "One circulation system.", children=_BACKEND_KEYS)),
     }),
+    "sources": Key("list", "Systems the member libraries' records are copied from and kept "
+                   "in step with (one per library): add them with 'lienthong sources add'.",
+                   default=[], example=_SOURCE_EXAMPLES,
+                   items=Key("map", "One source.", children=_SOURCE_KEYS)),
     "endpoints": Key("map", "Which protocol endpoints to serve (true/false).", children={
         name: Key("bool", f"Serve {label}.", default=False)
         for name, label in (("sru", "SRU (copy cataloguing over HTTP)"),
@@ -638,6 +794,12 @@ class _Validator:
             elif isinstance(port, int):
                 ports[port] = f"{section}.{key}"
         self.sip2_checks(values, root, seen)
+        self.kind_checks(values, root, "sources", values.get("sources") or [],
+                         SOURCE_KIND_KEYS, SOURCE_KIND_DEFAULTS)  # fmt: skip
+        backends = (values.get("circulation") or {}).get("backends") or []
+        self.kind_checks(values, root, "circulation.backends", backends, BACKEND_KIND_KEYS,
+                         BACKEND_KIND_DEFAULTS)  # fmt: skip
+        self.source_checks(values, root, seen)
         policies: set[str] = set()
         for i, policy in enumerate((values.get("circulation") or {}).get("policies") or []):
             library = policy.get("library")
@@ -651,6 +813,105 @@ class _Validator:
                 self.problem(f"circulation.policies[{i}].library", node,
                              f"library {library!r} already has a policy above")  # fmt: skip
             policies.add(library)
+
+    def kind_checks(
+        self,
+        values: dict[str, Any],
+        root: yaml.Node,
+        section: str,
+        entries: list[dict[str, Any]],
+        kind_keys: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+        defaults: dict[str, dict[str, Any]],
+    ) -> None:
+        """Entries whose keys depend on their kind: the kind's required keys are given, keys
+        of other kinds are refused (a mistake otherwise silently ignored), defaults of the
+        kind's own optional keys are filled in, and names are unique."""
+        steps = section.split(".")
+        names: set[str] = set()
+        for i, entry in enumerate(entries):
+            name, kind = entry.get("name"), entry.get("kind")
+            if name is not None and name in names:
+                self.problem(f"{section}[{i}].name", _find(root, *steps, i, "name"),
+                             f"name {name!r} is used twice")  # fmt: skip
+            names.add(str(name))
+            if kind not in kind_keys:
+                continue
+            required, optional = kind_keys[kind]
+            for key in required:
+                if entry.get(key) is None:
+                    self.problem(f"{section}[{i}].{key}", _find(root, *steps, i),
+                                 f"is required for kind {kind}")  # fmt: skip
+            for key, default in defaults.get(kind, {}).items():
+                if entry.get(key) is None:
+                    entry[key] = default
+            used = set(required) | set(optional)
+            for other, (other_required, other_optional) in kind_keys.items():
+                for key in (*other_required, *other_optional):
+                    node = _find(root, *steps, i, key)
+                    if key not in used and node is not None:
+                        self.problem(f"{section}[{i}].{key}", node,
+                                     f"is not used by kind {kind} (only by {other})")  # fmt: skip
+                        used.add(key)  # reported once, even when several kinds use it
+
+    def source_checks(self, values: dict[str, Any], root: yaml.Node, libraries: set[str]) -> None:
+        """Sources feed configured libraries, one source per library (a full comparison
+        with one source deletes the library's records the source does not have, so two
+        sources for one library would delete each other's); URLs look like URLs; kiosk
+        accounts name a back end that exists."""
+        fed: dict[str, str] = {}
+        for i, entry in enumerate(values.get("sources") or []):
+            library, name = entry.get("library"), entry.get("name")
+            node = _find(root, "sources", i, "library")
+            if library is not None and library not in libraries:
+                self.problem(f"sources[{i}].library", node, _unknown_library(library, libraries))
+            elif library in fed:
+                self.problem(f"sources[{i}].library", node,
+                             f"library {library!r} already has source {fed[library]!r}; "
+                             "a library's records come from one source")  # fmt: skip
+            elif library is not None:
+                fed[library] = str(name)
+            url = entry.get("url")
+            if entry.get("kind") == "oai" and url is not None and not _HTTP_URL.fullmatch(url):
+                self.problem(f"sources[{i}].url", _find(root, "sources", i, "url"),
+                             f"{url!r} is not an http:// or https:// URL")  # fmt: skip
+            if entry.get("kind") == "sql" and url is not None:
+                self.database_url_check(f"sources[{i}].url", _find(root, "sources", i, "url"),
+                                        url)  # fmt: skip
+        circulation = values.get("circulation") or {}
+        backends = {"embedded"}
+        for i, entry in enumerate(circulation.get("backends") or []):
+            if entry.get("name") == "embedded":
+                self.problem(f"circulation.backends[{i}].name",
+                             _find(root, "circulation", "backends", i, "name"),
+                             "'embedded' is the built-in back end's name; choose another")  # fmt: skip
+            backends.add(entry.get("name"))
+            if entry.get("kind") == "sql" and entry.get("url") is not None:
+                self.database_url_check(f"circulation.backends[{i}].url",
+                                        _find(root, "circulation", "backends", i, "url"),
+                                        entry["url"])  # fmt: skip
+        for i, account in enumerate((values.get("sip2") or {}).get("accounts") or []):
+            backend = account.get("backend")
+            if backend is not None and backend not in backends:
+                known = ", ".join(sorted(b for b in backends if b))
+                self.problem(f"sip2.accounts[{i}].backend",
+                             _find(root, "sip2", "accounts", i, "backend"),
+                             f"{backend!r} is not a circulation back end (known: {known})")  # fmt: skip
+
+    def database_url_check(self, path: str, node: yaml.Node | None, url: str) -> None:
+        """A database URL SQLAlchemy can read, without a password in it (passwords belong in
+        the environment variable named by password_env, never in this file)."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            self.problem(path, node, "is not a database URL like "
+                         "mysql+pymysql://user@host/database")  # fmt: skip
+            return
+        if parsed.password is not None:
+            self.problem(path, node, "contains a password: remove it and name an environment "
+                         "variable holding it in password_env")  # fmt: skip
 
     def sip2_checks(self, values: dict[str, Any], root: yaml.Node, libraries: set[str]) -> None:
         """Kiosk accounts name configured libraries, once each; TLS has its files."""
@@ -771,10 +1032,15 @@ def _render_key(
         assert spec.items is not None
         entries = overrides.get(path)
         if entries is None and spec.default == []:
-            yield f"{pad}{name}: []"  # optional: an example entry follows, commented out
-            for child_name, child in spec.items.children.items():
-                lead = "- " if child_name == next(iter(spec.items.children)) else "  "
-                yield f"{pad}#   {lead}{child_name}: {_scalar(_example(child))}"
+            yield f"{pad}{name}: []"  # optional: example entries follow, commented out
+            examples = (
+                spec.example
+                if isinstance(spec.example, list)
+                else [{k: _example(child) for k, child in spec.items.children.items()}]
+            )
+            for example in examples:
+                for i, (child_name, value) in enumerate(example.items()):
+                    yield f"{pad}#   {'- ' if i == 0 else '  '}{child_name}: {_scalar(value)}"
             return
         if entries is None:
             entries = [{k: _example(v) for k, v in spec.items.children.items()

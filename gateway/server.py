@@ -33,6 +33,8 @@ from . import __version__
 from .config import Config
 from .endpoints import ENDPOINT_SPECS, GatewayContext, load_builder
 from .store import RecordStore
+from .sync.overview import source_health
+from .sync.scheduler import SyncScheduler
 from .workers import WorkerProcesses, listen_shared
 
 __all__ = [
@@ -93,9 +95,10 @@ class HealthResource(resource.Resource):
         request.setHeader(b"Cache-Control", b"no-store")
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
-        deferred = self.context.in_thread(self.context.store.count)
+        deferred = self.context.in_thread(self._read)
 
-        def answer(records: int | None, error: str | None = None) -> None:
+        def answer(found: tuple[int, dict[str, Any]] | None, error: str | None = None) -> None:
+            records, sources = found if found is not None else (None, {})
             store: dict[str, Any] = {"reachable": error is None, "records": records}
             body = {
                 "status": "ok" if error is None else "degraded",
@@ -104,6 +107,7 @@ class HealthResource(resource.Resource):
                 "uptime_seconds": round(time.monotonic() - self.context.started, 1),
                 "endpoints": self.context.config.enabled_endpoints,
                 "addresses": self.context.addresses,
+                "sources": sources,
             }
             if error is not None:
                 store["error"] = error
@@ -116,6 +120,11 @@ class HealthResource(resource.Resource):
             answer, lambda failure: answer(None, failure.getErrorMessage() or "store error")
         )
         return server.NOT_DONE_YET
+
+    def _read(self) -> tuple[int, dict[str, Any]]:
+        """Record count and every source's sync status (blocking: runs in the pool)."""
+        return self.context.store.count(), source_health(self.context.config,
+                                                         self.context.store)  # fmt: skip
 
 
 class RootResource(resource.Resource):
@@ -217,6 +226,7 @@ class GatewayServer:
         self.context = GatewayContext(config=config, store=store, pool=self.pool, reactor=reactor)
         self.listening: dict[str, IListeningPort] = {}
         self.workers = WorkerProcesses()
+        self.scheduler = SyncScheduler(config, store, reactor)
 
     def start(self) -> None:
         """Start the thread pool and listen on every port; raises if a port is taken."""
@@ -226,6 +236,7 @@ class GatewayServer:
         except Exception:
             self.stop()
             raise
+        self.scheduler.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def _listen(self) -> None:
@@ -288,6 +299,7 @@ class GatewayServer:
             port.stopListening()  # type: ignore[misc]
         self.listening.clear()
         self.workers.stop()
+        self.scheduler.stop()
         if self.pool.started:
             self.pool.stop()
             log.info("lienthong stopped")

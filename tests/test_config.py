@@ -292,7 +292,8 @@ def test_sip2_account_problems_name_key_and_line(tmp_path: Path) -> None:
         "library of this file (libraries: dlk-tinh)",
         f":{_line_of(text, 'charset: utf8')}: sip2.accounts[2].charset:": "must be one of",
         f":{_line_of(text, 'terminator: cr-lf')}: sip2.accounts[2].terminator:": "must be one of",
-        f":{_line_of(text, 'backend: koha')}: sip2.accounts[2].backend:": "must be one of",
+        f":{_line_of(text, 'backend: koha')}: sip2.accounts[2].backend:":
+            "is not a circulation back end (known: embedded)",
         ": sip2.accounts[2].allowed_addresses[0]:": "did you mean 10.1.2.0/24?",
         ": sip2.accounts[2].allowed_addresses[1]:": "is not an IP address or a network",
     }  # fmt: skip

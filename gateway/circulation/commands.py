@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ..tables import echo_table
 from .csvfiles import CsvError, Kind, import_files
 from .interface import BackendUnavailable
 
@@ -81,12 +82,6 @@ def _import(ctx: click.Context, kind: Kind, files: Sequence[str], library: str |
     click.echo(f"{kind}: {getattr(summary, kind)} ({', '.join(files)})")
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
-    for line in (header, *rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
-
-
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -144,7 +139,7 @@ def patrons_list(ctx: click.Context, library: str | None, search: str | None) ->
          "blocked" if p.blocked else ""]
         for p in patrons
     ]  # fmt: skip
-    _table(["library", "barcode", "name", "category", "email", "phone", "loans", "card"], rows)
+    echo_table(["library", "barcode", "name", "category", "email", "phone", "loans", "card"], rows)
     click.echo(f"{len(rows)} borrower(s)")
 
 
@@ -211,7 +206,7 @@ def loans_list(ctx: click.Context, library: str | None, patron: str | None, over
          loan.due.strftime("%Y-%m-%d"), str(loan.renewals), "yes" if loan.overdue else ""]
         for loan in loans
     ]  # fmt: skip
-    _table(["library", "item", "title", "patron", "name", "out", "due", "renewals", "overdue"],
+    echo_table(["library", "item", "title", "patron", "name", "out", "due", "renewals", "overdue"],
            rows)  # fmt: skip
     click.echo(f"{len(rows)} loan(s), {sum(1 for loan in loans if loan.overdue)} overdue")
 

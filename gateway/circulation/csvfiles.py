@@ -46,6 +46,8 @@ __all__ = [
     "PATRON_COLUMNS",
     "ITEM_COLUMNS",
     "LOAN_COLUMNS",
+    "header_key",
+    "sniff_delimiter",
 ]
 
 Kind = Literal["patrons", "items", "loans"]
@@ -112,7 +114,10 @@ class CsvError(Exception):
         self.problems = problems
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
+    """A header as matched: folded (no marks, đ -> d, lower case), with runs of spaces,
+    underscores, hyphens, dots and slashes made one space. Shared with the spreadsheet
+    source so both read the same Vietnamese headers the same way."""
     return " ".join(_SEPARATORS.split(fold(text.strip()))).strip()
 
 
@@ -139,7 +144,9 @@ def _decode(path: Path, data: bytes) -> tuple[str | None, str | None]:
     return None, f"{where}; the file is not UTF-8 text"
 
 
-def _delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
+    """The separator of the first line: comma, semicolon (Excel with Vietnamese regional
+    settings) or tab, whichever occurs most (comma on a tie)."""
     first = text.split("\n", 1)[0]
     counts = {d: first.count(d) for d in (",", ";", "\t")}
     return max(counts, key=lambda d: (counts[d], d == ","))
@@ -182,7 +189,7 @@ def _rows(path: Path, kind: Kind, problems: list[str]) -> list[_Row]:
     if text is None:
         problems.append(problem or f"{label}: unreadable")
         return []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
         header = next(reader)
     except StopIteration:
@@ -193,11 +200,11 @@ def _rows(path: Path, kind: Kind, problems: list[str]) -> list[_Row]:
         return []
     columns = _COLUMNS[kind]
     by_header = {alias: name for name, aliases in columns.items() for alias in aliases}
-    by_header.update({_header_key(name): name for name in columns})
+    by_header.update({header_key(name): name for name in columns})
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
     for index, title in enumerate(header):
-        name = by_header.get(_header_key(title))
+        name = by_header.get(header_key(title))
         if name is None:
             continue
         if name in positions:

@@ -10,6 +10,7 @@ import abc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..indexing import PreparedRecord
 from ..query import Index, Query, SortKey
@@ -240,6 +241,21 @@ class RecordStore(abc.ABC):
         """A random 32-byte key called ``name``, made the first time it is asked for and
         the same afterwards for every process using this store (OAI-PMH signs its
         resumption tokens with one, so any gateway node can check any other's)."""
+
+    # -- sync bookkeeping -------------------------------------------------------------
+    @abc.abstractmethod
+    def sync_state(self, name: str) -> dict[str, Any] | None:
+        """The state the sync engine saved for source ``name`` (checkpoint, last success
+        and error, counts), or None. Kept in the store, beside the records it describes,
+        so a restored backup carries checkpoints matching its records."""
+
+    @abc.abstractmethod
+    def sync_states(self) -> dict[str, dict[str, Any]]:
+        """Every saved sync state by source name (for ``sources list`` and /health)."""
+
+    @abc.abstractmethod
+    def save_sync_state(self, name: str, state: dict[str, Any] | None) -> None:
+        """Replace source ``name``'s state (JSON-serialisable values); None removes it."""
 
     # -- statistics -------------------------------------------------------------------
     @abc.abstractmethod

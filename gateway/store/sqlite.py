@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from crosswalks.marcjson import marc_from_json
 
@@ -97,6 +98,11 @@ CREATE TABLE IF NOT EXISTS headings (
 CREATE TABLE IF NOT EXISTS secrets (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
+);
+-- Each source's sync checkpoint and status (JSON), kept with the records they describe.
+CREATE TABLE IF NOT EXISTS sync_state (
+    name  TEXT PRIMARY KEY,
+    state TEXT NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS record_text USING fts5 (
     title, author, subject, publisher, other,
@@ -650,6 +656,28 @@ class SQLiteStore(RecordStore):
                        (name, secrets.token_bytes(32)))  # fmt: skip
             row = db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
         return bytes(row[0])
+
+    def sync_state(self, name: str) -> dict[str, Any] | None:
+        row = (
+            self._connection()
+            .execute("SELECT state FROM sync_state WHERE name = ?", (name,))
+            .fetchone()
+        )
+        return dict(json.loads(row[0])) if row else None
+
+    def sync_states(self) -> dict[str, dict[str, Any]]:
+        rows = self._connection().execute("SELECT name, state FROM sync_state ORDER BY name")
+        return {name: dict(json.loads(state)) for name, state in rows}
+
+    def save_sync_state(self, name: str, state: dict[str, Any] | None) -> None:
+        db = self._connection()
+        with _write_transaction(db):
+            if state is None:
+                db.execute("DELETE FROM sync_state WHERE name = ?", (name,))
+            else:
+                text = json.dumps(state, ensure_ascii=False, sort_keys=True)
+                db.execute("INSERT OR REPLACE INTO sync_state (name, state) VALUES (?, ?)",
+                           (name, text))  # fmt: skip
 
     # -- statistics -------------------------------------------------------------------
     def source_stats(self) -> list[SourceStats]:
