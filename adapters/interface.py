@@ -107,7 +107,8 @@ class Complete:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A record the adapter could not turn into a change, and why (plain words).
+    """A record the adapter could not turn into a change (or one it could only repair),
+    and why, in plain words.
 
     The sync goes on without it; the engine counts and reports it. ``where`` names the
     place at the source (file and record number, page, row, primary key).
@@ -115,6 +116,8 @@ class Problem:
 
     where: str
     reason: str
+    #: The record was still given (read with repairs): nothing of it is missing.
+    kept: bool = False
 
 
 #: One entry of an adapter's stream.

@@ -8,12 +8,17 @@ broken off half-way resumes where it stopped.
 Two kinds of export, set per source with ``export``:
 
 * ``delta``: every file adds or updates records. A record whose leader/05 (record status)
-  is ``d`` is a deletion: that is how MARC itself marks a record as deleted.
+  is ``d`` is a deletion: that is how MARC itself marks a record as deleted. Order
+  matters, so a file that cannot be read now holds back the newer ones until it can, and
+  a file arriving with an older time than one already applied is reported, not applied
+  (touch it to apply it anyway).
 * ``full``: every file is the whole catalogue. Only the newest file counts (older ones
   still waiting are superseded and not read); after its records comes a
   :class:`~adapters.interface.Complete` listing its ids, which the engine turns into
   tombstones for the rest (when plausible). A file that ends in a broken record looks cut
   short, so it gives no listing: records missing from it may only be missing from the file.
+  Nor does one with a record that could not be read or has no id (MARCXML, JSON; for ISO
+  2709 the engine, which parses those records, withholds the listing itself).
 
 Files still being written are left for the next sync: those modified less than
 ``settle_seconds`` ago and the names copy and download tools use while they work
@@ -143,30 +148,46 @@ def _digest(path: Path) -> str:
         return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
-def _load_checkpoint(text: str | None) -> tuple[dict[str, _Print], str | None]:
-    """The files a checkpoint remembers, and a note when it could not be understood (then
-    every file is read again, which is harmless: the store ignores unchanged records)."""
+def _load_checkpoint(text: str | None) -> tuple[dict[str, _Print], int | None, str | None]:
+    """The files a checkpoint remembers, the modification time (ns) of the newest delta
+    file applied, and a note when it could not be understood (then every file is read
+    again, which is harmless: the store ignores unchanged records).
+
+    A checkpoint written before the newest time was kept takes it from the files it
+    remembers as read (those with a digest)."""
     if not text:
-        return {}, None
+        return {}, None, None
     try:
         data = json.loads(text)
         if data.get("version") != _CHECKPOINT_VERSION:
             raise ValueError("version")
-        return {
+        files = {
             str(name): _Print(int(entry["size"]), int(entry["mtime_ns"]), str(entry["digest"]))
             for name, entry in data["files"].items()
-        }, None
+        }
+        newest = data.get("newest")
+        if newest is None:
+            newest = max((p.mtime_ns for p in files.values() if p.digest), default=None)
+        return files, None if newest is None else int(newest), None
     except (ValueError, TypeError, KeyError, AttributeError):
         note = "the stored checkpoint is not this source's; every file is read again"
-        return {}, note
+        return {}, None, note
 
 
-def _dump_checkpoint(state: dict[str, _Print]) -> str:
+def _dump_checkpoint(state: dict[str, _Print], newest: int | None = None) -> str:
     files = {
         name: {"size": p.size, "mtime_ns": p.mtime_ns, "digest": p.digest}
         for name, p in sorted(state.items())
     }
-    return json.dumps({"version": _CHECKPOINT_VERSION, "files": files}, ensure_ascii=False)
+    data: dict[str, object] = {"version": _CHECKPOINT_VERSION, "files": files}
+    if newest is not None:
+        data["newest"] = newest
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _when(mtime_ns: int) -> str:
+    """A file time for messages, in the machine's local time (as file managers show it)."""
+    return datetime.fromtimestamp(mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # -- the source -----------------------------------------------------------------------------
@@ -246,7 +267,7 @@ class MarcFolderSource:
         :class:`Mark` after each (``overlap_seconds`` is not needed: files are compared by
         size, time and content digest, not by a clock)."""
         del overlap_seconds
-        known, note = _load_checkpoint(checkpoint)
+        known, newest, note = _load_checkpoint(checkpoint)
         if note:
             yield Problem("checkpoint", note)
         settled, visible = self._list()
@@ -262,8 +283,8 @@ class MarcFolderSource:
                 # Same size, new time: copied again or touched? Only the content can tell.
                 try:
                     digest = digests[file.name] = _digest(file.path)
-                except OSError as exc:
-                    yield Problem(file.name, f"cannot read the file: {exc.strerror or exc}")
+                except OSError:  # reading it below fails again and says why
+                    pending.append(file)
                     continue
                 if digest == before.digest:
                     state[file.name] = _Print(file.size, file.mtime_ns, digest)
@@ -272,7 +293,7 @@ class MarcFolderSource:
         if self.full:
             yield from self._full(settled, pending, state, digests)
         else:
-            yield from self._delta(pending, state, digests)
+            yield from self._delta(pending, state, digests, newest)
 
     @staticmethod
     def _fingerprint(file: _File, digests: dict[str, str]) -> _Print:
@@ -285,31 +306,74 @@ class MarcFolderSource:
         return _Print(file.size, file.mtime_ns, digest)
 
     def _delta(
-        self, pending: list[_File], state: dict[str, _Print], digests: dict[str, str]
+        self,
+        pending: list[_File],
+        state: dict[str, _Print],
+        digests: dict[str, str],
+        newest: int | None,
     ) -> Iterator[Event]:
+        """Apply the pending delta files oldest first, a Mark after each.
+
+        The order is what makes deltas right, so it is kept two ways. A file that cannot
+        be read now stops the pass: the files after it wait with it, or next time its
+        older versions of records would overwrite their newer ones. And a file that
+        arrives with an older modification time than one already applied (copied back
+        from a backup, or with its time kept by ``cp -p``/``rsync -a``) is reported and
+        skipped, not applied: it could only bring back old versions. Skipping is the
+        safe choice, not the only one: when that file holds records no other file has,
+        giving it a new modification time (``touch``) makes it the newest, and it is
+        applied at the next sync.
+        """
         marked = False
-        for file in pending:
+        for index, file in enumerate(pending):
             marked = False
             fmt = self._format(file)
             if isinstance(fmt, _Unusable):
                 yield Problem(file.name, f"{fmt.reason}; file not read")
                 if fmt.retry:
-                    continue
+                    yield from self._waiting(file, pending[index + 1 :])
+                    break
                 now = _Print(file.size, file.mtime_ns, "")
+            elif newest is not None and file.mtime_ns < newest:
+                yield Problem(
+                    file.name,
+                    f"modified {_when(file.mtime_ns)}, before a file already applied (of "
+                    f"{_when(newest)}), so it is not read: its records could only bring back "
+                    "older versions. To apply it anyway, give it a new modification time "
+                    "(touch it)",
+                )
+                now = _Print(file.size, file.mtime_ns, "")  # no digest: a touch reads it
             else:
                 try:
                     now = self._fingerprint(file, digests)
                 except OSError as exc:
                     yield Problem(file.name, f"cannot read the file: {exc.strerror or exc}")
-                    continue
+                    yield from self._waiting(file, pending[index + 1 :])
+                    break
                 outcome = yield from self._read(file, encode=True)
                 if outcome.retry:
-                    continue
+                    yield from self._waiting(file, pending[index + 1 :])
+                    break
+                newest = file.mtime_ns if newest is None else max(newest, file.mtime_ns)
             state[file.name] = now
-            yield Mark(_dump_checkpoint(state))
+            yield Mark(_dump_checkpoint(state, newest))
             marked = True
         if not marked:  # the stream always ends with a Mark
-            yield Mark(_dump_checkpoint(state))
+            yield Mark(_dump_checkpoint(state, newest))
+
+    @staticmethod
+    def _waiting(file: _File, later: list[_File]) -> Iterator[Event]:
+        """Say which newer files wait for ``file``, which could not be read now."""
+        if not later:
+            return
+        named = ", ".join(f.name for f in later[:_SUPERSEDED_NAMED])
+        if len(later) > _SUPERSEDED_NAMED:
+            named += f" and {len(later) - _SUPERSEDED_NAMED} more"
+        yield Problem(
+            "folder",
+            f"{len(later)} newer file(s) not read until {file.name} can be read, so that its "
+            f"records are never applied after theirs: {named}",
+        )
 
     def _full(
         self,
@@ -367,6 +431,11 @@ class MarcFolderSource:
                 "the full export ends in a broken record (cut short?), so records missing "
                 "from it are not deleted",
             )
+        elif outcome.ids is not None and (outcome.unreadable or outcome.no_id):
+            # A record that could not be read, or has no id, may be one the store holds:
+            # listing the rest would tombstone it.
+            self._listing = (snapshot.name, snapshot.size, snapshot.mtime_ns, None)
+            yield Problem(snapshot.name, self._not_deleted(outcome))
         elif outcome.ids is None:  # encoded: the engine knows which records it gave
             yield Complete(None, f"full export {snapshot.name}")
         else:
@@ -374,6 +443,17 @@ class MarcFolderSource:
             self._listing = (snapshot.name, snapshot.size, snapshot.mtime_ns, ids)
             yield Complete(ids, f"full export {snapshot.name}")
         state[snapshot.name] = now
+
+    def _not_deleted(self, outcome: _Outcome) -> str:
+        """Why a full export gives no listing: records it has but could not name."""
+        parts = []
+        if outcome.unreadable:
+            parts.append(f"{_records(outcome.unreadable)} of it could not be read")
+        if outcome.no_id:
+            parts.append(f"{_records(outcome.no_id)} {_HAS[outcome.no_id == 1]} no "
+                         f"{self.id_rule.missing}")  # fmt: skip
+        return (f"records missing from this export were not deleted, because "
+                f"{' and '.join(parts)} (the missing ones may be among them)")  # fmt: skip
 
     def _snapshot(
         self, settled: list[_File], formats: dict[str, MarcFormat | None | _Unusable]
@@ -476,8 +556,9 @@ class MarcFolderSource:
     # -- listing and sampling -------------------------------------------------------------
 
     def current_ids(self) -> Iterator[str] | None:
-        """Full exports: the live ids of the newest file (None when it looks cut short);
-        delta exports cannot list the catalogue, so None."""
+        """Full exports: the live ids of the newest file (None when a record of it could
+        not be read or has no id: the listing would not be whole); delta exports cannot
+        list the catalogue, so None."""
         if not self.full:
             return None
         settled, _ = self._list()
@@ -488,19 +569,18 @@ class MarcFolderSource:
         if cached is not None and cached[:3] == (snapshot.name, snapshot.size, snapshot.mtime_ns):
             return None if cached[3] is None else iter(cached[3])
         ids: dict[str, bool] = {}
-        broken_last = False
+        incomplete = False  # a record unreadable or without its id: the listing is not whole
         try:
             for result in read_marc_file(snapshot.path, self.legacy):
                 record = result.record
-                broken_last = record is None
-                if record is None:
+                local_id = None if record is None else self.id_rule.id_of(record)
+                if record is None or local_id is None:
+                    incomplete = True
                     continue
-                local_id = self.id_rule.id_of(record)
-                if local_id is not None:
-                    ids[local_id] = str(record.leader)[5:6] != "d"
+                ids[local_id] = str(record.leader)[5:6] != "d"
         except (MarcFileError, OSError) as exc:
             raise SourceError(f"cannot read {snapshot.path}: {exc}") from None
-        live = None if broken_last else frozenset(i for i, alive in ids.items() if alive)
+        live = None if incomplete else frozenset(i for i, alive in ids.items() if alive)
         self._listing = (snapshot.name, snapshot.size, snapshot.mtime_ns, live)
         return None if live is None else iter(live)
 

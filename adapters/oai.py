@@ -8,13 +8,19 @@ then end the harvest quietly with records missing.
 
 Incremental harvests use the provider's clock, never ours: the checkpoint is the
 ``responseDate`` of the first page of the last harvest that was read to its end, as the
-provider wrote it (always to the second: the protocol says so). The next harvest asks for
-``from`` = checkpoint − ``overlap_seconds``, written in the provider's granularity from
-``Identify`` (``YYYY-MM-DD`` providers get the day that moment falls on, which is the day
-before when the checkpoint is close after midnight). ``from`` is inclusive, so a record
-changed in the checkpoint's own second is read again, harmlessly. The final
-:class:`~adapters.interface.Mark` comes only after the last page: a harvest broken off at
-any point starts again from the same ``from``.
+provider wrote it (always to the second: the protocol says so), or the latest datestamp
+of the harvest's records when that is earlier. Datestamps should be UTC too, but Koha
+writes its local time with a ``Z``: on a server behind UTC they are hours behind its
+responseDate, and a ``from`` taken from the responseDate would skip the changes of those
+hours; one taken from the latest datestamp does not. (On a server ahead of UTC the
+responseDate is the earlier, and some records are read twice, harmlessly.) A harvest
+that finds nothing keeps the checkpoint it started from (a first one takes the
+responseDate). The next harvest asks for ``from`` = checkpoint − ``overlap_seconds``,
+written in the provider's granularity from ``Identify`` (``YYYY-MM-DD`` providers get the
+day that moment falls on, which is the day before when the checkpoint is close after
+midnight). ``from`` is inclusive, so a record changed in the checkpoint's own second is
+read again, harmlessly. The final :class:`~adapters.interface.Mark` comes only after the
+last page: a harvest broken off at any point starts again from the same ``from``.
 
 Record ids (``id_rule``): the default ``identifier`` takes the OAI identifier without a
 leading ``oai:<repository-id>:`` and keeps the rest exactly as the provider wrote it; an
@@ -155,6 +161,20 @@ def _checkpoint_of(response_date: str | None, http_date: str | None) -> str | No
         except (TypeError, ValueError):
             moment = None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _next_checkpoint(
+    response_date: str | None, latest: datetime | None, previous: str | None
+) -> str:
+    """The checkpoint after a harvest: the earlier of the first page's responseDate and
+    the latest datestamp read (a provider writing local time as UTC, behind UTC, has its
+    datestamps behind its responseDate); with no datestamp read, the checkpoint the
+    harvest started from, else the responseDate."""
+    if latest is None:
+        return previous or response_date or ""
+    response = _parse_utc(response_date)
+    moment = latest if response is None else min(latest, response)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _masked(url: str) -> str:
@@ -479,6 +499,7 @@ class OaiSource:
             arguments["from"] = since
         full = since is None
         mark: str | None = None
+        latest: datetime | None = None  #: the latest header datestamp of the harvest
         live: set[str] = set()
         problems = 0
         for page in self.client.pages("ListRecords", arguments):
@@ -489,6 +510,9 @@ class OaiSource:
             if page.body is None:
                 break
             for element in page.body.iterfind(f"{OAI}record"):
+                stamp = _parse_utc(element.findtext(f"{OAI}header/{OAI}datestamp"))
+                if stamp is not None and (latest is None or stamp > latest):
+                    latest = stamp
                 event = self._event(element, page.url)
                 if isinstance(event, Upsert):
                     live.add(event.local_id)
@@ -510,7 +534,7 @@ class OaiSource:
                 yield Complete(frozenset(live), what)
             elif not problems:
                 yield Complete(None, what)
-        yield Mark(mark or checkpoint or "")
+        yield Mark(_next_checkpoint(mark, latest, None if full else checkpoint))
 
     def current_ids(self) -> Iterator[str] | None:
         """The local ids of every record the provider has now (ListIdentifiers, deleted

@@ -159,7 +159,7 @@ def decode(item: Encoded, legacy: LegacyMode) -> list[Event]:
     events: list[Event] = []
     repaired = damage(warning)
     if repaired:
-        events.append(Problem(item.where, f"kept with repairs: {repaired}"))
+        events.append(Problem(item.where, f"kept with repairs: {repaired}", kept=True))
     if str(record.leader)[5:6] == "d":
         events.append(Deletion(local_id, item.changed))
         return events

@@ -122,9 +122,10 @@ class ClientChannel:
     """One upstream connection's SIP2 state, without the socket.
 
     :meth:`encode` numbers each request (AY 0-9, wrapping, when error detection is on) and
-    keeps its bytes so that :meth:`last_request` can be sent again unchanged (same AY, same
-    AZ: a server that remembers its last exchange answers a duplicate with the stored
-    reply instead of acting twice). :meth:`feed` turns received bytes into events.
+    keeps its bytes so that :meth:`last_request` can be sent again unchanged when the
+    server answers 96 on the same connection. It is never sent on another connection: a
+    server remembers its last exchange per connection only, so there a copy would be a
+    second request. :meth:`feed` turns received bytes into events.
     """
 
     def __init__(
@@ -137,6 +138,8 @@ class ClientChannel:
         self.sequence = -1
         self.last_request = b""
         self.last_sequence: str | None = None
+        #: Bytes of an unfinished line are waiting in the framer (a reply cut mid-way).
+        self.partial = False
 
     def encode(self, message: Message) -> bytes:
         """``message`` as bytes with the next sequence number; remembered for resending."""
@@ -159,7 +162,10 @@ class ClientChannel:
     def feed(self, data: bytes) -> list[Event]:
         """Events for the complete lines in ``data`` (unknown commands are skipped)."""
         events: list[Event] = []
-        for line in self.framer.feed(data):
+        lines = self.framer.feed(data)
+        if data:  # the framer keeps whatever follows the last terminator
+            self.partial = data[-1:] not in (b"\r", b"\n")
+        for line in lines:
             if line[:2] == b"96":
                 events.append(ResendAsked())
                 continue

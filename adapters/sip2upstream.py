@@ -7,14 +7,19 @@ and a status check each time one opens), since an ILS login costs far more than 
 message, and gives each call a connection of its own.
 
 A dead connection (reset, closed, timed out) is dropped. Reads are asked again on a fresh
-connection. Writes (checkout, checkin, renew, fee) are never simply repeated: with error
-detection on, a timed-out write is first asked for with 97 on the same connection, and
-a write whose connection died is replayed byte for byte (the same AY and AZ), which a
-server that remembers its last exchange recognises as a duplicate; without error
-detection a write whose fate is unknown is :class:`BackendUnavailable`, so the kiosk is
-told to try again rather than lending a book twice. A connection found closed *before*
-the request is sent is always replaced quietly: that is the ILS's idle timeout, not a
-lost request.
+connection. Writes (checkout, checkin, renew, renew all, hold, fee) are never sent twice:
+once any byte of one has been taken by the socket, its fate is the server's, and SIP2
+servers (Koha's, lienthong's own) remember the last exchange of a *connection* only, so
+the same bytes on a new connection would be a second checkout, a second payment. With
+error detection on, a write whose reply does not come is asked for with one 97 on the
+*same* connection (the server resends its stored reply); if that fails too, or the
+connection dies, the call is :class:`BackendUnavailable` saying the operation may or may
+not have been done and what to check at the library system. Only a connection found dead
+*before* anything was sent (the ILS's idle timeout) is replaced quietly.
+
+A connection goes back to the pool only when nothing more can arrive on it: a reply
+waiting unread, half a line, or a late answer still on its way (01 Block Patron without
+sequence numbers) would otherwise be read by the next call as its own reply.
 
 The password comes from the environment variable the configuration names and goes only
 into the 93 login; no message, log line or exception carries it.
@@ -143,7 +148,15 @@ class UpstreamSettings:
 
 
 class _Dead(Exception):
-    """The connection can no longer be used (the reason is plain words, no secrets)."""
+    """The connection can no longer be used (the reason is plain words, no secrets).
+
+    ``sent`` is False only when not one byte of the request reached the socket, so the
+    server cannot have seen it and it may go out again on another connection.
+    """
+
+    def __init__(self, reason: str, *, sent: bool = True) -> None:
+        super().__init__(reason)
+        self.sent = sent
 
 
 class UpstreamConnection:
@@ -157,6 +170,8 @@ class UpstreamConnection:
         self.pending: deque[Reply | Garbled | ResendAsked] = deque()
         self.capabilities: frozenset[Capability] = frozenset()
         self.library_name = ""
+        #: A reply may still arrive for a request nobody waits for any more.
+        self.unsure = False
 
     @classmethod
     def open(cls, settings: UpstreamSettings) -> UpstreamConnection:
@@ -208,10 +223,19 @@ class UpstreamConnection:
 
     # -- the wire ----------------------------------------------------------------------
 
+    @property
+    def clean(self) -> bool:
+        """True when nothing more belongs to an earlier exchange: no reply read but not
+        taken, no half line, no late reply expected."""
+        return not self.pending and not self.channel.partial and not self.unsure
+
     def alive(self) -> bool:
         """False when the server has closed the connection while it sat in the pool (or
-        sent bytes nobody asked for). A TLS 1.3 session ticket makes the socket readable
-        without any SIP2 data: that connection is still good."""
+        sent bytes nobody asked for), or when it is not :attr:`clean`. A TLS 1.3 session
+        ticket makes the socket readable without any SIP2 data: that connection is still
+        good."""
+        if not self.clean:
+            return False
         try:
             readable, _, _ = select.select([self.sock], [], [], 0)
             if not readable:
@@ -228,10 +252,24 @@ class UpstreamConnection:
             return False
 
     def _send(self, data: bytes) -> None:
+        """Send all of ``data``; a failure says whether any of it got out (``sendall``
+        cannot tell, and that decides whether a write may go to another connection)."""
+        view = memoryview(data)
+        total = 0
+        while total < len(data):
+            try:
+                total += self.sock.send(view[total:])
+            except OSError as error:
+                raise _Dead(f"sending failed: {error.strerror or error}",
+                            sent=total > 0) from None  # fmt: skip
+
+    def _send_more(self, data: bytes) -> None:
+        """Send a 97 or a resend after the request itself went out: a failure here leaves
+        the request's fate unknown."""
         try:
-            self.sock.sendall(data)
-        except OSError as error:
-            raise _Dead(f"sending failed: {error.strerror or error}") from None
+            self._send(data)
+        except _Dead as error:
+            raise _Dead(str(error)) from None
 
     def _next_event(self, timeout: float) -> Reply | Garbled | ResendAsked:
         while not self.pending:
@@ -259,14 +297,6 @@ class UpstreamConnection:
         """
         return self._await(self.channel.encode(message), expect, ask_again=ask_again)
 
-    def replay(self, data: bytes, sequence: str | None, expect: str) -> Message:
-        """Send a request exactly as it was sent on another connection (same AY, same AZ)."""
-        self.channel.last_request = data
-        self.channel.last_sequence = sequence
-        if sequence is not None:
-            self.channel.sequence = int(sequence)
-        return self._await(data, expect, ask_again=True)
-
     def _await(self, data: bytes, expect: str, *, ask_again: bool) -> Message:
         self._send(data)
         resends = asked = 0
@@ -276,19 +306,19 @@ class UpstreamConnection:
             except TimeoutError:
                 if ask_again and self.settings.error_detection and asked == 0:
                     asked += 1
-                    self._send(self.channel.resend_request())
+                    self._send_more(self.channel.resend_request())
                     continue
                 raise _Dead(f"no reply within {self.settings.timeout:g} s") from None
             if isinstance(event, ResendAsked):
                 resends += 1
                 if resends > 2:
                     raise _Dead("the server cannot read our requests (96 three times)")
-                self._send(self.channel.last_request)
+                self._send_more(self.channel.last_request)
             elif isinstance(event, Garbled):
                 asked += 1
                 if asked > 2 or not self.settings.error_detection:
                     raise _Dead(f"unreadable reply ({event.problem.value})")
-                self._send(self.channel.resend_request())
+                self._send_more(self.channel.resend_request())
             elif event.message.code == expect and self.channel.answers(event.message):
                 return event.message
             else:
@@ -386,7 +416,12 @@ class ConnectionPool:
         return connection
 
     def release(self, connection: UpstreamConnection) -> None:
-        """Give a healthy connection back for the next call."""
+        """Give a healthy connection back for the next call; one that is not
+        :attr:`~UpstreamConnection.clean` is dropped instead, since the next call would
+        read what is left on it as its own reply."""
+        if not connection.clean:
+            self.discard(connection, "a reply to an earlier request is left on it")
+            return
         with self._condition:
             self._idle.append(connection)
             self._condition.notify()
@@ -436,38 +471,42 @@ class UpstreamSip2:
     def _institution(self, library: str) -> str:
         return self.settings.institution or library
 
-    def _call(self, message: Message, expect: str, *, idempotent: bool) -> Message:
-        connection = self.pool.acquire()
+    def _call(self, message: Message, expect: str, *, idempotent: bool, check: str = "") -> Message:
+        """Send ``message`` and return its reply. A read whose connection dies is asked
+        again once on a fresh connection; a write only when none of it was sent (else
+        BackendUnavailable naming ``check``, what to look at in the library system)."""
         write = not idempotent
+        try:
+            reply = self._attempt(message, expect, write, check)
+        except _Dead as error:
+            # Nothing of a write got out, or a read: a fresh connection may be asked.
+            try:
+                reply = self._attempt(message, expect, write, check)
+            except _Dead as again:
+                raise BackendUnavailable(f"{self.settings.where}: {again} (and before that: "
+                                         f"{error})") from None  # fmt: skip
+        self._local.screens = reply.all("AF")
+        return reply
+
+    def _attempt(self, message: Message, expect: str, write: bool, check: str) -> Message:
+        """One try on one connection; _Dead when another try may follow."""
+        connection = self.pool.acquire()
         try:
             reply = connection.exchange(message, expect, ask_again=write)
         except _Dead as error:
             self.pool.discard(connection, str(error))
-            if write and not self.settings.error_detection:
-                raise BackendUnavailable(f"{self.settings.where}: {error}; the "
-                                         f"{message.spec.name} may or may not have been "
-                                         "done") from None  # fmt: skip
-            reply = self._retry(message, expect, connection, write)
-        else:
-            self.pool.release(connection)
-        self._local.screens = reply.all("AF")
-        return reply
-
-    def _retry(
-        self, message: Message, expect: str, failed: UpstreamConnection, write: bool
-    ) -> Message:
-        connection = self.pool.acquire()
-        try:
-            if write:
-                reply = connection.replay(failed.channel.last_request,
-                                          failed.channel.last_sequence, expect)  # fmt: skip
-            else:
-                reply = connection.exchange(message, expect)
-        except _Dead as error:
-            self.pool.discard(connection, str(error))
-            raise BackendUnavailable(f"{self.settings.where}: {error}") from None
+            if write and error.sent:
+                raise BackendUnavailable(self._fate_unknown(message, str(error), check)) from None
+            raise
         self.pool.release(connection)
         return reply
+
+    def _fate_unknown(self, message: Message, reason: str, check: str) -> str:
+        """Words for a write that went out and got no reply: it must not be sent again
+        (that could lend or charge twice), so a person has to look."""
+        look = check or "the library system"
+        return (f"{self.settings.where}: {reason}; the {message.spec.name} may or may not "
+                f"have been done; check {look} before trying again")  # fmt: skip
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -570,12 +609,15 @@ class UpstreamSip2:
         try:
             connection.send_only(block)
             if not self.settings.error_detection:
-                connection.poll("24", min(_BLOCK_REPLY_WAIT, self.settings.timeout))
+                answered = connection.poll("24", min(_BLOCK_REPLY_WAIT, self.settings.timeout))
+                # No 24 yet: one may still come after the 23's, so the connection goes.
+                connection.unsure = answered is None
             status = self._patron_request("23", library, patron, None)
             reply = connection.exchange(status, "24")
         except _Dead as error:
             self.pool.discard(connection, str(error))
-            raise BackendUnavailable(f"{self.settings.where}: {error}") from None
+            raise BackendUnavailable(self._fate_unknown(block, str(error),
+                                                        f"patron {patron}")) from None  # fmt: skip
         self.pool.release(connection)
         self._local.screens = reply.all("AF")
         return reply.get("BL") != "N" and bool(reply.get("AE") or reply.get("BL"))
@@ -647,7 +689,8 @@ class UpstreamSip2:
                           no_block="N", nb_due_date=BLANK_DATE)  # fmt: skip
         message.fields += [("AO", self._institution(library)), ("AA", patron), ("AB", item),
                            ("AC", "")]  # fmt: skip
-        reply = self._call(message, "12", idempotent=False)
+        reply = self._call(message, "12", idempotent=False,
+                           check=f"whether copy {item} is on loan to patron {patron}")  # fmt: skip
         return self._loan(reply, library, Refusal.NOT_SUPPORTED, renewing=False)
 
     def renew(self, library: str, patron: str, item: str, when: datetime) -> LoanOutcome:
@@ -655,14 +698,16 @@ class UpstreamSip2:
         message = request("29", when, third_party_allowed="N", no_block="N",
                           nb_due_date=BLANK_DATE)  # fmt: skip
         message.fields += [("AO", self._institution(library)), ("AA", patron), ("AB", item)]
-        reply = self._call(message, "30", idempotent=False)
+        reply = self._call(message, "30", idempotent=False,
+                           check=f"the due date of copy {item}")  # fmt: skip
         return self._loan(reply, library, Refusal.RENEWAL_LIMIT, renewing=True)
 
     def renew_all(self, library: str, patron: str, when: datetime) -> RenewAllOutcome:
         """65 Renew All."""
         message = request("65", when)
         message.fields += [("AO", self._institution(library)), ("AA", patron)]
-        reply = self._call(message, "66", idempotent=False)
+        reply = self._call(message, "66", idempotent=False,
+                           check=f"the due dates of patron {patron}'s loans")  # fmt: skip
         renewed = tuple(v for v in reply.all("BM") if v.strip())
         unrenewed = tuple(v for v in reply.all("BN") if v.strip())
         if reply.fixed.get("ok") == "1":
@@ -675,7 +720,8 @@ class UpstreamSip2:
         message = request("09", when, no_block="N")
         message.fields += [("AP", location or self.settings.location), ("AC", ""),
                            ("AO", self._institution(library)), ("AB", item)]  # fmt: skip
-        reply = self._call(message, "10", idempotent=False)
+        reply = self._call(message, "10", idempotent=False,
+                           check=f"whether copy {item} is still on loan")  # fmt: skip
         view = item_of(reply, library) if reply.get("AJ") else None
         if reply.fixed.get("ok") != "1":
             refusal, known = refusal_of(reply.all("AF"), Refusal.NOT_ON_LOAN)
@@ -699,7 +745,8 @@ class UpstreamSip2:
         message.fields += [("AO", self._institution(library)), ("AA", patron), ("AB", item)]
         if pickup:
             message.fields.append(("BS", pickup))
-        reply = self._call(message, "16", idempotent=False)
+        reply = self._call(message, "16", idempotent=False,
+                           check=f"the holds of patron {patron} on copy {item}")  # fmt: skip
         title = reply.get("AJ", "") or ""
         view = ItemView(library, item, title, ItemState.OTHER) if title else None
         if reply.fixed.get("ok") != "1":
@@ -743,7 +790,8 @@ class UpstreamSip2:
             message.fields.append(("CG", fee_id))
         if transaction_id:
             message.fields.append(("BK", transaction_id))
-        reply = self._call(message, "38", idempotent=False)
+        reply = self._call(message, "38", idempotent=False,
+                           check=f"the payments of patron {patron}")  # fmt: skip
         screens = reply.all("AF")
         if reply.fixed.get("payment_accepted") != "Y":
             refusal, _ = refusal_of(screens, Refusal.NO_SUCH_FEE if fee_id else Refusal.BAD_AMOUNT)

@@ -56,6 +56,13 @@ a digest of the settings that shape the records): an unchanged file gives no eve
 unchanged ones), then a :class:`~adapters.interface.Complete` listing the file's ids. A
 row that cannot be read but whose id is known (id column or ISBN) keeps its stored record
 in the listing, so a title erased by mistake does not delete the book.
+
+**A file still being written** must not be taken for the catalogue: the books it does not
+have yet would be deleted. So a file modified less than ``settle_seconds`` ago is left for
+the next sync; a file that changes while it is read gives nothing this time; and a CSV
+file that looks cut short gives its rows but no listing, its last row left out: one whose
+last row has fewer cells than the header (spreadsheet programs write every cell of every
+row; a missing final line end alone is no sign, Google Sheets writes none).
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import unicodedata
 import warnings
@@ -73,6 +81,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from time import time_ns
 from typing import Any
 
 import yaml
@@ -94,11 +103,14 @@ __all__ = [
     "HEADER_SEARCH_ROWS",
     "ENTERED",
     "Column",
+    "SETTLE_SECONDS",
     "SpreadsheetSource",
     "load_mapping",
     "open_source",
 ]
 
+#: A file modified more recently than this is taken to be still being written.
+SETTLE_SECONDS = 10.0
 #: How many rows from the top are searched for the header row.
 HEADER_SEARCH_ROWS = 10
 #: 008/00-05 (date entered on file) of every record: fixed, see the module docstring.
@@ -281,6 +293,7 @@ class _Table:
     encoding: str | None = None  #: CSV: how the bytes were read
     separator: str | None = None
     converted: bool = False  #: CSV: already decoded from a legacy encoding
+    line_ended: bool = True  #: CSV: the text ends with a line end (else it may be cut short)
 
 
 def _clean(value: Any) -> Any:
@@ -441,7 +454,8 @@ def _read_csv(path: Path, data: bytes, encoding: str, legacy: LegacyMode) -> _Ta
             rows.append((number, [_clean(cell) for cell in record]))
     except csv.Error as exc:
         raise SourceError(f"{path}:row {len(rows) + 1}: {exc}", retryable=False) from None
-    return _Table(rows, "csv", encoding=label, separator=separator, converted=converted)
+    return _Table(rows, "csv", encoding=label, separator=separator, converted=converted,
+                  line_ended=not text or text.endswith(("\n", "\r")))  # fmt: skip
 
 
 def _repair(rows: list[tuple[int, list[Any]]], mode: LegacyMode) -> int:
@@ -743,6 +757,8 @@ class _Parsed:
     kept: set[str]  #: ids of rows that could not be read: their stored records stay
     rows: int  #: data rows read (empty ones not counted)
     repaired: int
+    #: Why the file looks cut short (a CSV still being copied): then it lists nothing.
+    cut_short: Problem | None = None
 
     @property
     def ids(self) -> frozenset[str]:
@@ -766,8 +782,10 @@ class SpreadsheetSource:
         mapping: str | Path | None = None,
         id_rule: str | None = None,
         legacy: LegacyMode = LegacyMode.AUTO,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.path = Path(path)
+        self.settle_seconds = settle_seconds
         self.name = self.path.name
         self.library = library
         self.sheet = sheet
@@ -789,25 +807,50 @@ class SpreadsheetSource:
             mapping_digest = hashlib.blake2b(mapping_path.read_bytes(), digest_size=8).hexdigest()
         shape = [_RECORDS_VERSION, sheet, self.encoding, rule, str(legacy), library, mapping_digest]
         self._settings = hashlib.blake2b(json.dumps(shape).encode(), digest_size=8).hexdigest()
-        #: (size, mtime_ns) and ids of the last reading, for current_ids after changes
-        self._ids: tuple[tuple[int, int], frozenset[str]] | None = None
+        #: (size, mtime_ns) and ids of the last reading (None: it looked cut short), for
+        #: current_ids after changes
+        self._ids: tuple[tuple[int, int], frozenset[str] | None] | None = None
         self._id_header = "id"
 
     # -- reading --------------------------------------------------------------------------
 
-    def _load(self) -> tuple[bytes, int, int]:
-        """The file's bytes, size and modification time; SourceError when it is not there."""
+    def _stat(self) -> os.stat_result:
+        """The file's size and times; SourceError when it is not there."""
         try:
             info = self.path.stat()
             if self.path.is_dir():
                 raise SourceError(f"{self.path} is a folder; set path to the .xlsx or .csv "
                                   "file itself", retryable=False)  # fmt: skip
+        except FileNotFoundError:
+            raise SourceError(f"{self.path} does not exist") from None
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        return info
+
+    def _load(self) -> tuple[bytes, int, int]:
+        """The file's bytes, size and modification time; SourceError when it is not there,
+        :class:`_Unsteady` when it changed while it was read (a torn copy of a file being
+        saved must not be taken for the catalogue)."""
+        info = self._stat()
+        try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             raise SourceError(f"{self.path} does not exist") from None
         except OSError as exc:
             raise SourceError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        after = self._stat()
+        stamp = (info.st_size, info.st_mtime_ns)
+        if len(data) != info.st_size or (after.st_size, after.st_mtime_ns) != stamp:
+            raise _Unsteady(self.path)
         return data, info.st_size, info.st_mtime_ns
+
+    def _settling(self, info: os.stat_result) -> Problem | None:
+        """A Problem when the file was modified within the settle time (it may still be
+        being saved or copied), else None."""
+        if time_ns() - info.st_mtime_ns >= int(self.settle_seconds * 1e9):
+            return None
+        return Problem(self.name, f"changed in the last {self.settle_seconds:g} s; read at "
+                       "the next sync")  # fmt: skip
 
     def _table(self, data: bytes) -> _Table:
         kind = _sniff(data)
@@ -828,7 +871,7 @@ class SpreadsheetSource:
         table = self._table(data)
         repaired = 0 if table.converted else _repair(table.rows, self.legacy)
         parsed = self._read(table, repaired)
-        self._ids = (stamp, parsed.ids)
+        self._ids = (stamp, None if parsed.cut_short is not None else parsed.ids)
         return parsed
 
     def _target(self, header: str) -> tuple[str, str | None] | None:
@@ -919,13 +962,17 @@ class SpreadsheetSource:
         position, headers = self._header_row(rows)
         header_number = rows[position][0]
         used, unused = self._columns(headers, header_number)
+        data_rows = rows[position + 1 :]
+        cut_short = None
+        if table.kind == "csv":
+            cut_short, data_rows = self._cut_short(table, rows[position], data_rows, headers)
         self._id_header = _header(used, "id")
         problems: list[Problem] = []
         where = self.name
         entries: list[tuple[str, _Row]] = []  # ("book" | "copy" | "skipped", row)
         kept: set[str] = set()
         count = 0
-        for number, cells in rows[position + 1 :]:
+        for number, cells in data_rows:
             row = _Row(number, {}, [])
             for column in used:
                 value = cells[column.index] if column.index < len(cells) else None
@@ -981,7 +1028,37 @@ class SpreadsheetSource:
             self._copies(row, current, at, barcodes, problems)
         problems.sort(key=_row_of)  # in the order of the sheet
         return _Parsed(table, header_number, used, unused, books, problems, kept - set(books),
-                       count, repaired)  # fmt: skip
+                       count, repaired, cut_short)  # fmt: skip
+
+    def _cut_short(
+        self,
+        table: _Table,
+        header: tuple[int, list[Any]],
+        data_rows: list[tuple[int, list[Any]]],
+        headers: dict[int, str],
+    ) -> tuple[Problem | None, list[tuple[int, list[Any]]]]:
+        """Whether a CSV file looks cut short, and the data rows to read: all of them, or
+        all but the last, which may be only part of a row."""
+        last = len(data_rows) - 1
+        while last >= 0 and not any(_text(v).strip() for v in data_rows[last][1]):
+            last -= 1
+        number, cells = data_rows[last] if last >= 0 else header
+        width = max(headers) + 1
+        # A missing last line end alone is no sign (Google Sheets writes none); a last row
+        # shorter than the header is, since spreadsheet programs write every cell.
+        if last < 0 or len(cells) >= width:
+            return None, data_rows
+        why = f"row {number}, the last, has {len(cells)} cells where the header has {width}"
+        if not table.line_ended:
+            why += " and no line end after it"
+        skipped = f"row {number} is not read, and " if last >= 0 else ""
+        reason = (
+            f"{why}, so the file looks cut short (a copy still in progress?): {skipped}books "
+            "missing from the file are not deleted. If the file is whole, save it again from "
+            "Excel or LibreOffice, which write every cell of every row"
+        )
+        kept = data_rows[:last] + data_rows[last + 1 :] if last >= 0 else data_rows
+        return Problem(f"{self.name}:row {number}", reason), kept
 
     def _known_id(self, row: _Row) -> str | None:
         """The id of a row that is not read, when it does not depend on the missing title."""
@@ -1101,7 +1178,17 @@ class SpreadsheetSource:
         before, note = _load_checkpoint(checkpoint)
         if note:
             yield Problem("checkpoint", note)
-        data, size, mtime_ns = self._load()
+        settling = self._settling(self._stat())
+        if settling is not None:
+            yield settling
+            yield Mark(checkpoint or "")
+            return
+        try:
+            data, size, mtime_ns = self._load()
+        except _Unsteady as exc:
+            yield Problem(self.name, str(exc))
+            yield Mark(checkpoint or "")
+            return
         if before is not None and before.get("settings") == self._settings:
             if (before.get("size"), before.get("mtime_ns")) == (size, mtime_ns):
                 yield Mark(_dump_checkpoint(before))
@@ -1118,22 +1205,38 @@ class SpreadsheetSource:
         yield from parsed.problems
         for book in parsed.books.values():
             yield Upsert(book.local_id, book.record, changed, tuple(book.items))
+        if parsed.cut_short is not None:
+            # Not remembered as read: it is read (and reported) again until it is whole.
+            yield parsed.cut_short
+            yield Mark(checkpoint or "")
+            return
         yield Complete(parsed.ids, what=f"spreadsheet {self.name}")
         yield Mark(_dump_checkpoint(now))
 
     def current_ids(self) -> Iterator[str] | None:
         """The ids of the books in the file now (and of unreadable rows whose id is
-        known, so that their stored records are kept)."""
-        data, size, mtime_ns = self._load()
+        known, so that their stored records are kept); None while the file may be
+        incomplete: changed within the settle time, changing as it is read, or cut short."""
+        if self._settling(self._stat()) is not None:
+            return None
+        try:
+            data, size, mtime_ns = self._load()
+        except _Unsteady:
+            return None
         if self._ids is None or self._ids[0] != (size, mtime_ns):
             self._parse(data, (size, mtime_ns))
         assert self._ids is not None
-        return iter(sorted(self._ids[1]))
+        ids = self._ids[1]
+        return None if ids is None else iter(sorted(ids))
 
     def sample(self, limit: int = 5) -> Sample:
         """What the file holds: sheet, header row, rows, books and copies, the columns
         read and not read, the first ``limit`` records and the problems."""
-        data, size, mtime_ns = self._load()
+        settling = self._settling(self._stat())
+        try:
+            data, size, mtime_ns = self._load()
+        except _Unsteady as exc:
+            raise SourceError(str(exc)) from None
         parsed = self._parse(data, (size, mtime_ns))
         table = parsed.table
         summary = f"spreadsheet {self.name}"
@@ -1157,6 +1260,9 @@ class SpreadsheetSource:
             more = len(listed) - _SAMPLE_PROBLEMS
             listed = listed[:_SAMPLE_PROBLEMS] + [f"and {more} more problems"]
         problems += listed
+        for late in (parsed.cut_short, settling):
+            if late is not None:
+                problems.append(f"{late.where}: {late.reason}")
         records = tuple(
             Upsert(book.local_id, normalize_record(book.record), None, tuple(book.items))
             for book in list(parsed.books.values())[: max(limit, 0)]
@@ -1166,6 +1272,14 @@ class SpreadsheetSource:
     def close(self) -> None:
         """Nothing stays open: the file is read whole and closed at once."""
         self._ids = None
+
+
+class _Unsteady(Exception):
+    """The file changed while it was read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path.name} changed while it was read (still being saved or "
+                         "copied?); read again at the next sync")  # fmt: skip
 
 
 def _row_of(problem: Problem) -> int:

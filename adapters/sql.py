@@ -12,10 +12,16 @@ items.deleted), the largest change value read so far, typed (timestamp, date, in
 bytes for SQL Server rowversion). The next run reads ``>=`` that value, timestamps starting
 ``overlap_seconds`` earlier because the database clock and same-second saves may put a
 change just behind it; rowversions need no overlap. Re-reads are harmless: the store keeps
-a record whose content did not change as it was. A full read (no checkpoint, or no
-``changed`` column in the mapping) ends with a :class:`~adapters.interface.Complete` of
-every id read, so deletions are found without a deletions query; it notes the other queries'
-largest values *before* it starts, so nothing changed during the read is missed next time.
+a record whose content did not change as it was. A change column of a text type is
+refused (a non-retryable SourceError when the queries are checked, a problem in
+``sample``): text compares letter by letter, so a dd/mm/yyyy date would skip changes
+without a word. Integer rowversions are read from ``>=`` the largest value seen, with
+no overlap (values have none); see :mod:`adapters.sqlmapping` for what that can miss.
+
+A full read (no checkpoint, or no ``changed`` column in the mapping) ends with a
+:class:`~adapters.interface.Complete` of every id read, so deletions are found without a
+deletions query; it notes the other queries' largest values *before* it starts, so
+nothing changed during the read is missed next time.
 
 Rows are streamed (server-side cursors) in batches; when they come in order of the change
 column a :class:`~adapters.interface.Mark` follows every few thousand, so a broken-off sync
@@ -95,6 +101,10 @@ _MYSQL_REFUSED = {1044, 1045, 1698}  # access denied (database, password, plugin
 _MYSQL_NO_DATABASE = 1049
 _MYSQL_UNREACHABLE = {2002, 2003, 2005, 2006, 2013}
 _MYSQL_TIMED_OUT = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
+#: MySQL/MariaDB column types that hold text unless their character set is binary (63):
+#: VARCHAR, JSON, ENUM, SET, the BLOB/TEXT family, VAR_STRING and STRING (CHAR).
+_MYSQL_TEXT_TYPES = frozenset({15, 245, 247, 248, 249, 250, 251, 252, 253, 254})
+_MYSQL_JSON, _MYSQL_BINARY_CHARSET = 245, 63
 
 
 def open_source(settings: SourceSettings) -> SqlSource:
@@ -202,13 +212,18 @@ class SqlSource:
                 records = queries["records"]
                 statement = self._wrapped(records.sql)
                 run = _Run({})
-                for rows in self._stream(conn, statement, {}, "records", size=max(limit, 1)):
-                    for event_ in self._build_batch(side, rows[:limit], run, encode=False):
-                        if isinstance(event_, Upsert):
-                            found.append(event_)
-                        elif isinstance(event_, Problem):
-                            problems.append(f"{event_.where}: {event_.reason}")
-                    break
+                try:
+                    for rows in self._stream(conn, statement, {}, "records", size=max(limit, 1)):
+                        for event_ in self._build_batch(side, rows[:limit], run, encode=False):
+                            if isinstance(event_, Upsert):
+                                found.append(event_)
+                            elif isinstance(event_, Problem):
+                                problems.append(f"{event_.where}: {event_.reason}")
+                        break
+                except SourceError as exc:  # a text change column the driver did not name
+                    if exc.retryable:
+                        raise
+                    problems.append(str(exc))
         described = f" ({self.mapping.description})" if self.mapping.description else ""
         summary = (f"{version} database {self.where}, mapping {self._label()}{described}: "
                    f"{', '.join(counts) or 'nothing readable'}")  # fmt: skip
@@ -261,7 +276,7 @@ class SqlSource:
             local_id = _text(row[id_at]).strip()
             changed = row[changed_at] if changed_at is not None else None
             if changed is not None:
-                _advance(run.state, "records", changed)
+                self._advance(run.state, "records", changed)
             run.rows += 1
             if not local_id:
                 yield Problem(f"row {run.rows} of records.query",
@@ -366,7 +381,7 @@ class SqlSource:
             for rows in self._stream(conn, statement, params, key):
                 for raw_id, changed in rows:
                     if changed is not None:
-                        _advance(run.state, key, changed)
+                        self._advance(run.state, key, changed)
                     local_id = _text(raw_id).strip()
                     if local_id and local_id not in run.seen:
                         wanted.setdefault(local_id, raw_id)
@@ -403,7 +418,7 @@ class SqlSource:
         for rows in self._stream(conn, statement, params, "deletions"):
             for raw_id, changed in rows:
                 if changed is not None:
-                    _advance(run.state, "deletions", changed)
+                    self._advance(run.state, "deletions", changed)
                 local_id = _text(raw_id).strip()
                 # A record read in this run exists now, whatever an old deletion row says.
                 if local_id and local_id not in run.seen:
@@ -412,20 +427,47 @@ class SqlSource:
     def _note_maximum(
         self, conn: Connection, query: _Query, key: str, state: dict[str, dict[str, Any]]
     ) -> None:
-        column = {
-            "deletions": self.mapping.deletions.changed if self.mapping.deletions else None,
-            "items": self.mapping.items.changed if self.mapping.items else None,
-            "items.deleted": (
-                self.mapping.items.deleted.changed
-                if self.mapping.items and self.mapping.items.deleted
-                else None
-            ),
-        }[key]
+        column = self._change_column(key)
         if column is None:
             return
         value = self._scalar(conn, query, f"max({self._q(query, column.name)})")
         if value is not None:
+            self._refuse_text(key, value)
             state[key] = _encode(value)
+
+    def _change_column(self, key: str) -> Column | None:
+        """The change column of section ``key`` ("records", "deletions", "items", ...)."""
+        mapping = self.mapping
+        return {
+            "records": mapping.records.changed,
+            "deletions": mapping.deletions.changed if mapping.deletions else None,
+            "items": mapping.items.changed if mapping.items else None,
+            "items.deleted": (
+                mapping.items.deleted.changed if mapping.items and mapping.items.deleted else None
+            ),
+        }.get(key)
+
+    def _advance(self, state: dict[str, dict[str, Any]], key: str, value: Any) -> None:
+        """Keep the largest change value of ``key``, refusing text: the check of the
+        column's type only sees what the database driver tells, this sees the values."""
+        self._refuse_text(key, value)
+        _advance(state, key, value)
+
+    def _refuse_text(self, key: str, value: Any) -> None:
+        if isinstance(value, str):
+            column = self._change_column(key)
+            if column is not None:
+                raise self._text_change_error(column, "text")
+
+    def _text_change_error(self, column: Column, kind: str) -> SourceError:
+        return SourceError(
+            f"{self.mapping.where(column)} names column {column.name!r}, which holds {kind}: "
+            "changes cannot be found by comparing text (a date written dd/mm/yyyy sorts by "
+            "its day, so newer changes would be skipped); use a timestamp, date or integer "
+            "column, or convert it in the query (STR_TO_DATE(col, '%d/%m/%Y') in MariaDB and "
+            "MySQL, to_date(col, 'DD/MM/YYYY') in PostgreSQL)",
+            retryable=False,
+        )
 
     # -- SQL --------------------------------------------------------------------------
 
@@ -508,6 +550,7 @@ class SqlSource:
         try:
             result = conn.execute(self._wrapped(sql, where="1 = 0"))
             returned = list(result.keys())
+            text_typed = [_text_typed(conn, result, i) for i in range(len(returned))]
             result.close()
         except DBAPIError as exc:
             raise self._query_error(exc, key) from None
@@ -525,6 +568,8 @@ class SqlSource:
                 )
             index[column.name] = returned.index(actual)
             names[column.name] = actual
+            if column.key.endswith(".changed") and text_typed[index[column.name]]:
+                raise self._text_change_error(column, "text (its type is a character type)")
         return _Query(key, sql, index, names)
 
     def _version(self, conn: Connection) -> str:
@@ -711,6 +756,28 @@ def _engine(url: URL, timeout: int, where: str) -> Engine:
 
 
 # -- values ------------------------------------------------------------------------------
+
+
+def _text_typed(conn: Connection, result: Any, index: int) -> bool | None:
+    """Whether column ``index`` of ``result`` is of a text type, as far as the driver
+    says (None: it does not say). PyMySQL reports BINARY and VARCHAR, BLOB and TEXT with
+    the same type codes and tells them apart by character set; other drivers give type
+    codes that compare equal to their DB-API ``STRING`` type for text."""
+    cursor = getattr(result, "cursor", None)
+    fields = getattr(getattr(cursor, "_result", None), "fields", None)
+    if fields is not None and index < len(fields):
+        code = getattr(fields[index], "type_code", None)
+        charset = getattr(fields[index], "charsetnr", None)
+        if code is not None and charset is not None:
+            return code in _MYSQL_TEXT_TYPES and (
+                code == _MYSQL_JSON or charset != _MYSQL_BINARY_CHARSET
+            )
+    description = getattr(cursor, "description", None)
+    string = getattr(conn.dialect.dbapi, "STRING", None)
+    if not description or index >= len(description) or string is None:
+        return None
+    code = description[index][1]
+    return None if code is None else bool(code == string)
 
 
 def _text(value: Any, mode: legacy.LegacyMode = legacy.LegacyMode.AUTO) -> str:

@@ -53,6 +53,19 @@ MySQL and PostgreSQL push such conditions into the query, so an index on the cha
 is used; keep queries to joins and filters (no LIMIT) so that they can. Rows whose change
 column is NULL are read by full syncs only.
 
+The change column must be a timestamp, a date or an integer: a text column is refused,
+because text compares letter by letter (``"02/12/2026" < "31/01/2026"``) and changes
+would be skipped; convert such a column in the query (``STR_TO_DATE``, ``to_date``).
+Timestamps are read from ``overlap_seconds`` before the largest one seen, so a change
+saved with a clock slightly behind, or committed a little late, is still found. An
+integer rowversion is read from ``>=`` the largest value seen, with no overlap (there is
+no such thing as "a little before" in values): a value given to a row by a transaction
+that commits only after a sync has read a larger one is missed until the row changes
+again or a full sync (``--full``) reads everything. Every counter taken when a row is
+written has this gap (a sequence, a trigger's counter, SQL Server's ``rowversion``); it
+matters only for transactions that stay open across a sync, and a timestamp column avoids
+it.
+
 How ``fields`` build a record: a tag mapped with one subfield gets one field per value (two
 ISBN columns give two 020 fields); a tag mapped with several subfields gets one field with
 all of them (``245$a`` and ``245$b``). 001 is the record id unless mapped; 245's first

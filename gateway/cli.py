@@ -209,6 +209,13 @@ def import_command(
               f"(known: {', '.join(library_ids)})", EXIT_CONFIG)  # fmt: skip
     library = config.library(source)
     assert library is not None  # checked just above
+    feeding = next((e for e in config.values["sources"] if e["library"] == source), None)
+    if feeding is not None:
+        # Its next full comparison would delete whatever it does not have itself.
+        _fail(f"library {source!r} is kept in step with source {feeding['name']!r} "
+              f"({feeding['kind']}); records imported by hand would be deleted by its next "
+              "full comparison. Give the file to that source instead (for a marc-folder "
+              "source, put it in its folder), or remove the source first", EXIT_CONFIG)  # fmt: skip
     store = _open_store(config, create=True)
     total = sum(Path(f).stat().st_size for f in files if Path(f).is_file())
     if workers is None:

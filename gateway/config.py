@@ -198,9 +198,7 @@ _SOURCE_KEYS: dict[str, Key] = {
                   default=None, example="delta", check=_one_of(("full", "delta"))),
     "id_rule": Key("str", "Where a record's id is: 001, 001+003, or a field and subfield such "
                    "as 035$a or 999$c; oai also identifier (the OAI identifier, its default); "
-                   "marc-folder's default is 001.", default=None, example="001",
-                   check=_matches(re.compile(r"001|001\+003|identifier|[0-9]{3}\$[a-z0-9]"),
-                                  "001, 001+003, identifier or a field like 035$a")),
+                   "marc-folder's default is 001.", default=None, example="001"),
     "url": Key("str", "oai: the base URL (https://opac.example.vn/cgi-bin/koha/oai.pl); sql: "
                "the database URL without the password "
                "(mysql+pymysql://koha_ro@db.example.vn/koha).", default=None,
@@ -221,6 +219,13 @@ _SOURCE_KEYS: dict[str, Key] = {
                     default=None, example="auto",
                     check=_one_of(("auto", "utf-8", "utf-16", "cp1258", "tcvn3", "vni"))),
 }  # fmt: skip
+#: Id rules each kind understands (adapters.records.IdRule; oai also its identifier).
+_RECORD_RULE = r"001\+003|00[1-9]|(0[1-9][0-9]|[1-9][0-9]{2})\$[a-z0-9]"
+_ID_RULES = {
+    "marc-folder": re.compile(_RECORD_RULE),
+    "spreadsheet": re.compile(_RECORD_RULE),
+    "oai": re.compile(f"identifier|{_RECORD_RULE}"),
+}
 #: The kind-specific keys of a source, and which kinds use each (required ones first).
 SOURCE_KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "marc-folder": (("path",), ("export", "id_rule")),
@@ -870,6 +875,14 @@ class _Validator:
                              "a library's records come from one source")  # fmt: skip
             elif library is not None:
                 fed[library] = str(name)
+            rule = entry.get("id_rule")
+            kind_rules = _ID_RULES.get(entry.get("kind"))
+            if rule is not None and kind_rules is not None and not kind_rules.fullmatch(rule):
+                self.problem(f"sources[{i}].id_rule", _find(root, "sources", i, "id_rule"),
+                             f"{rule!r} is not an id rule of kind {entry.get('kind')} (001, "
+                             "001+003, a control field like 003, or a field and subfield like "
+                             "035$a" + ("; or identifier" if entry.get("kind") == "oai" else "")
+                             + ")")  # fmt: skip
             url = entry.get("url")
             if entry.get("kind") == "oai" and url is not None and not _HTTP_URL.fullmatch(url):
                 self.problem(f"sources[{i}].url", _find(root, "sources", i, "url"),
@@ -905,11 +918,12 @@ class _Validator:
 
         try:
             parsed = make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             self.problem(path, node, "is not a database URL like "
                          "mysql+pymysql://user@host/database")  # fmt: skip
             return
-        if parsed.password is not None:
+        secret_keys = {"password", "passwd", "pwd"}
+        if parsed.password is not None or secret_keys & {k.lower() for k in parsed.query}:
             self.problem(path, node, "contains a password: remove it and name an environment "
                          "variable holding it in password_env")  # fmt: skip
 

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +87,14 @@ class HealthResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, context: GatewayContext) -> None:
+    def __init__(
+        self, context: GatewayContext, sources: Callable[[], Config] | None = None
+    ) -> None:
         super().__init__()
         self.context = context
+        #: The configuration whose sources are shown: the scheduler's, which follows
+        #: 'sources add|remove' without a restart.
+        self.sources = sources or (lambda: context.config)
 
     def render_GET(self, request: Request) -> Any:
         request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
@@ -123,8 +129,7 @@ class HealthResource(resource.Resource):
 
     def _read(self) -> tuple[int, dict[str, Any]]:
         """Record count and every source's sync status (blocking: runs in the pool)."""
-        return self.context.store.count(), source_health(self.context.config,
-                                                         self.context.store)  # fmt: skip
+        return self.context.store.count(), source_health(self.sources(), self.context.store)
 
 
 class RootResource(resource.Resource):
@@ -226,7 +231,7 @@ class GatewayServer:
         self.context = GatewayContext(config=config, store=store, pool=self.pool, reactor=reactor)
         self.listening: dict[str, IListeningPort] = {}
         self.workers = WorkerProcesses()
-        self.scheduler = SyncScheduler(config, store, reactor)
+        self.scheduler = SyncScheduler(config, store, reactor, self.pool)
 
     def start(self) -> None:
         """Start the thread pool and listen on every port; raises if a port is taken."""
@@ -241,7 +246,8 @@ class GatewayServer:
 
     def _listen(self) -> None:
         root = RootResource(self.context)
-        root.putChild(b"health", HealthResource(self.context))  # type: ignore[arg-type]
+        health = HealthResource(self.context, lambda: self.scheduler.config)
+        root.putChild(b"health", health)  # type: ignore[arg-type]
         tcp_factories = {}
         for name in self.context.config.enabled_endpoints:
             spec = ENDPOINT_SPECS[name]

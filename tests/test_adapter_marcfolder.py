@@ -33,6 +33,7 @@ from adapters.marcfolder import IdRule, MarcFolderSource, open_source
 from adapters.records import resolve
 from crosswalks.iso2709 import encode_iso2709
 from crosswalks.legacy import LegacyEncoding, LegacyMode
+from crosswalks.marcjson import marc_json_text
 from crosswalks.marcxml import marcxml_collection
 from gateway.record import normalize_record
 from gateway.store import open_store
@@ -231,6 +232,75 @@ def test_leader_05_d_records_are_deletions(tmp_path: Path, vie: list[Record]) ->
     ]
 
 
+def test_a_file_that_cannot_be_read_holds_back_the_newer_ones(
+    tmp_path: Path, vie: list[Record]
+) -> None:
+    """A delta file that cannot be read now (here: gone between the listing and its
+    turn) stops the pass: the newer file after it is not applied or remembered, so when
+    the older one can be read it is applied first, and the newer one after it."""
+    folder = _folder(tmp_path)
+    _write(folder / "1.mrc", vie[:3], order=1)
+    second = _write(folder / "2.mrc", vie[3:6], order=2)
+    _write(folder / "3.mrc", vie[6:9], order=3)
+    saved = second.read_bytes()
+    stamp = second.stat().st_mtime_ns
+    source = _source(folder)
+    events: list[Event] = []
+    for event in resolve(source.changes(None, overlap_seconds=0), source.legacy):
+        events.append(event)
+        if isinstance(event, Mark) and second.exists():
+            second.unlink()  # after 1.mrc's Mark, before 2.mrc is read
+    assert _upserts(events) == _ids(vie[:3])
+    reasons = " | ".join(p.reason for p in _problems(events))
+    assert "file not read" in reasons and "3.mrc" in reasons and "until 2.mrc" in reasons
+    assert set(json.loads(_checkpoint(events))["files"]) == {"1.mrc"}
+    second.write_bytes(saved)
+    os.utime(second, ns=(stamp, stamp))
+    later = _events(source, _checkpoint(events))
+    assert _upserts(later) == _ids(vie[3:9])
+    assert not _problems(later)
+
+
+def test_a_delta_file_older_than_one_applied_is_reported_not_applied(
+    tmp_path: Path, vie: list[Record]
+) -> None:
+    """A delta file arriving with an older time than one already applied (restored from
+    a backup) would bring back old versions: it is a Problem and not read, even after the
+    newer file has left the folder; touched (a new time), it is applied."""
+    folder = _folder(tmp_path)
+    newer = _write(folder / "new.mrc", vie[:3], order=10)
+    source = _source(folder)
+    checkpoint = _checkpoint(_events(source))
+    assert json.loads(checkpoint)["newest"] == newer.stat().st_mtime_ns
+    newer.unlink()
+    old = _write(folder / "old.mrc", vie[:5], order=1)
+    events = _events(source, checkpoint)
+    assert _upserts(events) == []
+    (problem,) = _problems(events)
+    assert problem.where == "old.mrc" and "before a file already applied" in problem.reason
+    assert "touch" in problem.reason
+    assert _events(source, _checkpoint(events)) == [Mark(_checkpoint(events))]
+    _age(old, 20)
+    touched = _events(source, _checkpoint(events))
+    assert _upserts(touched) == _ids(vie[:5]) and not _problems(touched)
+
+
+def test_a_checkpoint_without_the_newest_time_takes_it_from_its_files(
+    tmp_path: Path, vie: list[Record]
+) -> None:
+    """A checkpoint written before the newest applied time was kept still stops an older
+    delta file: the time comes from the files it remembers as read."""
+    folder = _folder(tmp_path)
+    _write(folder / "new.mrc", vie[:3], order=10)
+    source = _source(folder)
+    data = json.loads(_checkpoint(_events(source)))
+    del data["newest"]
+    _write(folder / "old.mrc", vie[:5], order=1)
+    events = _events(source, json.dumps(data))
+    assert _upserts(events) == []
+    assert [p.where for p in _problems(events)] == ["old.mrc"]
+
+
 def test_delta_exports_cannot_list_ids(tmp_path: Path, vie: list[Record]) -> None:
     """A delta folder is not the whole catalogue: current_ids is None."""
     folder = _folder(tmp_path)
@@ -335,6 +405,55 @@ def test_a_full_export_cut_short_gives_no_listing(tmp_path: Path) -> None:
     assert len(_upserts(events)) > 50
     assert not any(isinstance(e, Complete) for e in events)
     assert any("cut short" in p.reason for p in _problems(events))
+    assert _source(folder, export="full").current_ids() is None
+
+
+def test_a_full_marcxml_export_with_a_record_without_id_deletes_nothing(
+    tmp_path: Path, vie: list[Record]
+) -> None:
+    """A MARCXML full export whose middle record has no 001 cannot list the catalogue
+    (that record may be one the store holds): no Complete, a Problem saying why, no
+    current_ids; synced by the engine, nothing stored before is deleted."""
+    folder = _folder(tmp_path)
+    config = write_config(tmp_path, [{"name": "s", "library": "buon-ho", "kind": "marc-folder",
+                                      "path": str(folder), "export": "full"}])  # fmt: skip
+    store = open_store(config.store_location)
+    first = folder / "2026-12-01.xml"
+    first.write_text(marcxml_collection(vie[:6]), "utf-8")
+    _age(first, 1)
+    sync_source(store, config, "s", adapter=_source(folder, export="full"))
+    assert sorted(store.local_ids("buon-ho")) == sorted(_ids(vie[:6]))
+    records = vie_records(6)
+    records[2].remove_fields("001")
+    second = folder / "2026-12-02.xml"
+    second.write_text(marcxml_collection(records), "utf-8")
+    _age(second, 2)
+    events = _events(_source(folder, export="full"))
+    assert not any(isinstance(e, Complete) for e in events)
+    assert any(
+        p.where == "2026-12-02.xml" and "were not deleted, because 1 record" in p.reason
+        for p in _problems(events)
+    )
+    assert _source(folder, export="full").current_ids() is None
+    report = sync_source(store, config, "s", adapter=_source(folder, export="full"))
+    assert report.written.deleted == 0
+    assert sorted(store.local_ids("buon-ho")) == sorted(_ids(vie[:6]))
+
+
+def test_a_full_json_export_with_an_unreadable_record_gives_no_listing(
+    tmp_path: Path, vie: list[Record]
+) -> None:
+    """A MARC-in-JSON lines export with a broken line in the middle (not at its end, so
+    it does not look cut short) gives its good records but no Complete."""
+    folder = _folder(tmp_path)
+    lines = [marc_json_text(r) for r in vie[:5]]
+    lines[2] = lines[2][: len(lines[2]) // 2]
+    (folder / "full.json").write_text("\n".join(lines) + "\n", "utf-8")
+    _age(folder / "full.json", 1)
+    events = _events(_source(folder, export="full"))
+    assert _upserts(events) == [i for n, i in enumerate(_ids(vie[:5])) if n != 2]
+    assert not any(isinstance(e, Complete) for e in events)
+    assert any("not deleted" in p.reason for p in _problems(events))
     assert _source(folder, export="full").current_ids() is None
 
 
@@ -517,7 +636,8 @@ def test_duplicate_ids_in_one_file_last_wins(tmp_path: Path) -> None:
                                       "path": str(folder), "export": "full"}])  # fmt: skip
     store = open_store(config.store_location)
     report = sync_source(store, config, "s", adapter=_source(folder, export="full"))
-    assert report.problem_texts == ["id B1: given twice; the later record is kept"]
+    (problem,) = report.problem_texts  # the engine's wording: "id B1: given twice ..."
+    assert problem.startswith("id B1: given twice") and "later record is kept" in problem
     assert sorted(store.local_ids("buon-ho")) == ["B1", "B2"]
     assert store.get("buon-ho", "B1").marc["245"]["a"] == "Mới"
     assert report.written.new == 2 and report.written.deleted == 0

@@ -14,6 +14,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -160,14 +161,23 @@ def test_id_rule_001_takes_ids_from_the_records(provider: Provider) -> None:
     assert OaiSource(provider.url, id_rule="001").current_ids() is None
 
 
+def _stamp(moment: datetime | None) -> str:
+    assert moment is not None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_incremental_harvest_returns_exactly_the_changes(changing_provider: Provider) -> None:
-    """After a full harvest, one record re-imported with a new title and one deleted at
-    the provider come back, and nothing else, from the checkpoint; a harvest after that
-    finds nothing (noRecordsMatch, just a mark); a wide overlap reads everything again."""
+    """A full harvest's checkpoint is the latest datestamp (earlier than the responseDate:
+    the demo was built a second before). After one record re-imported with a new title and
+    one deleted at the provider, the next harvest gives those changes and, besides them,
+    only re-reads of the checkpoint's own second; a harvest after that gives nothing new
+    and keeps the checkpoint; a wide overlap reads everything again."""
     source = OaiSource(changing_provider.url)
     first = _events(source)
     checkpoint = first[-1]
     assert isinstance(checkpoint, Mark)
+    built = max(_stamp(u.changed) for u in _upserts(first).values())
+    assert checkpoint.checkpoint == built
     changed = _upserts(first)["dlk-tinh/DLK000003"].record
     changed["245"]["a"] = "Lược sử nước Việt bằng tranh (tái bản) /"
     record_file = changing_provider.store.parent / "changed.mrc"
@@ -179,15 +189,22 @@ def test_incremental_harvest_returns_exactly_the_changes(changing_provider: Prov
 
     second = _events(source, checkpoint.checkpoint)
     upserts = _upserts(second)
-    assert list(upserts) == ["dlk-tinh/DLK000003"]
+    newer = [i for i, u in upserts.items() if _stamp(u.changed) > built]
+    assert newer == ["dlk-tinh/DLK000003"]
+    assert all(_stamp(u.changed) == built for i, u in upserts.items() if i not in newer)
     assert upserts["dlk-tinh/DLK000003"].record["245"]["a"] == changed["245"]["a"]
-    assert [e.local_id for e in second if isinstance(e, Deletion)] == ["dlk-krongpac/KPC000002"]
+    deletions = [e for e in second if isinstance(e, Deletion)]
+    assert [e.local_id for e in deletions] == ["dlk-krongpac/KPC000002"]
     assert not [e for e in second if isinstance(e, Complete | Problem)]
     mark = second[-1]
-    assert isinstance(mark, Mark) and mark.checkpoint > checkpoint.checkpoint
+    latest = max(_stamp(upserts["dlk-tinh/DLK000003"].changed), _stamp(deletions[0].changed))
+    assert isinstance(mark, Mark) and mark.checkpoint == latest > checkpoint.checkpoint
 
     third = _events(source, mark.checkpoint)
-    assert len(third) == 1 and isinstance(third[0], Mark)
+    assert {e.local_id for e in third if isinstance(e, Upsert | Deletion)} <= {
+        "dlk-tinh/DLK000003", "dlk-krongpac/KPC000002"
+    }  # fmt: skip
+    assert third[-1] == mark
     wide = _events(source, mark.checkpoint, overlap=3600)
     assert len(_upserts(wide)) == 329
     assert [e.local_id for e in wide if isinstance(e, Deletion)] == ["dlk-krongpac/KPC000002"]
@@ -197,8 +214,8 @@ def test_incremental_harvest_returns_exactly_the_changes(changing_provider: Prov
 
 def test_engine_mirrors_the_provider(changing_provider: Provider, tmp_path: Path) -> None:
     """Through the sync engine: a first sync stores the 330 records under library
-    ``dlk-tinh``; after a change and a deletion at the provider, the next sync stores
-    exactly those (one updated, one tombstoned, the rest unchanged)."""
+    ``dlk-tinh``; after a deletion at the provider, the next sync stores exactly that
+    (one tombstoned, the rest, re-read from the checkpoint's second, unchanged)."""
     folder = tmp_path / "mirror"
     folder.mkdir()
     config = write_config(folder, [{"name": "demo-oai", "library": "dlk-tinh", "kind": "oai",
@@ -213,7 +230,9 @@ def test_engine_mirrors_the_provider(changing_provider: Provider, tmp_path: Path
         time.sleep(1.1)
         report = sync_source(store, config, "demo-oai")
         assert report.ok, report.error
-        assert (report.read, report.written.deleted, report.written.new) == (1, 1, 0)
+        written = report.written
+        assert (written.deleted, written.new, written.updated) == (1, 0, 0)
+        assert report.read == 330 and written.unchanged == 329
         live = set(store.local_ids("dlk-tinh"))
         assert len(live) == 329 and "thpt-ntmk/NTMK000001" not in live
 
@@ -230,11 +249,17 @@ def _page(body: str, date: str = DATE) -> bytes:
     return (OAI_HEAD.format(date=date) + body + "</OAI-PMH>").encode("utf-8")
 
 
-def _record(number: int, *, deleted: bool = False, metadata: str | None = None) -> str:
+def _record(
+    number: int,
+    *,
+    deleted: bool = False,
+    metadata: str | None = None,
+    datestamp: str = "2026-12-01T08:00:00Z",
+) -> str:
     identifier = f"oai:test.example:lib/R{number}"
     status = ' status="deleted"' if deleted else ""
     head = (f"<header{status}><identifier>{identifier}</identifier>"
-            f"<datestamp>2026-12-01T08:00:00Z</datestamp></header>")  # fmt: skip
+            f"<datestamp>{datestamp}</datestamp></header>")  # fmt: skip
     if deleted:
         return f"<record>{head}</record>"
     if metadata is None:
@@ -247,9 +272,9 @@ def _record(number: int, *, deleted: bool = False, metadata: str | None = None) 
     return f"<record>{head}<metadata>{metadata}</metadata></record>"
 
 
-def _list(records: str, token: str | None = None) -> bytes:
+def _list(records: str, token: str | None = None, date: str = DATE) -> bytes:
     tail = f"<resumptionToken>{token}</resumptionToken>" if token else "<resumptionToken/>"
-    return _page(f"<ListRecords>{records}{tail}</ListRecords>")
+    return _page(f"<ListRecords>{records}{tail}</ListRecords>", date)
 
 
 def _error(code: str, text: str = "") -> bytes:
@@ -458,7 +483,8 @@ def test_refused_resumption_token_restarts_the_list_once() -> None:
         assert froms == ["2026-11-30T23:59:00Z"] * 2
         assert [e.local_id for e in events if isinstance(e, Upsert)] == [
             "lib/R1", "lib/R2", "lib/R1", "lib/R2", "lib/R3", "lib/R4"]  # fmt: skip
-        assert [e for e in events if isinstance(e, Mark)] == [Mark(DATE)]
+        # One mark, at the end: the records' datestamp, which is before the responseDate.
+        assert [e for e in events if isinstance(e, Mark)] == [Mark("2026-12-01T08:00:00Z")]
     refusals["left"] = 2
     with _canned(answer) as canned:
         with pytest.raises(SourceError) as caught:
@@ -484,13 +510,46 @@ def test_missing_format_names_the_formats_offered() -> None:
         assert sample.problems and "does not offer marc21" in sample.problems[0]
 
 
-def test_no_records_match_is_just_a_mark_at_the_provider_time() -> None:
-    """An incremental harvest that finds nothing gives only a mark, at the provider's
-    responseDate (not ours), having asked from = checkpoint − overlap, in seconds."""
+def test_no_records_match_keeps_the_checkpoint() -> None:
+    """An incremental harvest that finds nothing gives only a mark, of the checkpoint it
+    started from (no datestamp says how far the provider's clock has got), having asked
+    from = checkpoint − overlap, in seconds; a first harvest that finds nothing marks the
+    provider's responseDate (not our time)."""
     with _canned(_no_match) as canned:
         events = _events(_quick(canned.url), "2026-12-02T09:00:00Z", overlap=300)
-        assert events == [Mark(DATE)]
+        assert events == [Mark("2026-12-02T09:00:00Z")]
         assert canned.requests[-1]["from"] == "2026-12-02T08:55:00Z"
+        assert _events(_quick(canned.url))[-1] == Mark(DATE)
+
+
+def test_datestamps_behind_the_response_date_are_not_skipped() -> None:
+    """A Koha behind UTC writes its local time with a Z, so its datestamps are hours
+    behind its responseDate: the checkpoint is the latest datestamp read (when earlier),
+    so a change saved after the harvest, datestamped before its responseDate, is found
+    by the next one; with datestamps ahead, the responseDate stays the checkpoint."""
+    stamps = {1: "2026-12-02T04:30:00Z", 2: "2026-12-02T05:00:00Z"}
+    clock = {"now": "2026-12-02T10:00:00Z"}
+
+    def answer(params: dict[str, str]) -> Answer:
+        since = params.get("from", "")
+        found = "".join(_record(n, datestamp=d) for n, d in stamps.items() if d >= since)
+        if not found:
+            return 200, {}, _page('<error code="noRecordsMatch"/>', clock["now"])
+        return 200, {}, _list(found, date=clock["now"])
+
+    with _canned(answer) as canned:
+        source = _quick(canned.url)
+        first = _events(source, overlap=300)
+        assert first[-1] == Mark("2026-12-02T05:00:00Z")
+        stamps[3] = "2026-12-02T06:00:00Z"  # saved at 06:00 local time, 11:00 UTC
+        clock["now"] = "2026-12-02T11:30:00Z"
+        second = _events(source, "2026-12-02T05:00:00Z", overlap=300)
+        assert canned.requests[-1]["from"] == "2026-12-02T04:55:00Z"
+        assert sorted(_upserts(second)) == ["lib/R2", "lib/R3"]
+        assert second[-1] == Mark("2026-12-02T06:00:00Z")
+        stamps[4] = "2026-12-02T18:00:00Z"  # a provider ahead of UTC
+        ahead = _events(source, "2026-12-02T06:00:00Z", overlap=300)
+        assert "lib/R4" in _upserts(ahead) and ahead[-1] == Mark("2026-12-02T11:30:00Z")
 
 
 def test_day_granularity_asks_for_whole_days() -> None:

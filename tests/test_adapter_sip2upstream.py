@@ -1,8 +1,10 @@
 """The upstream SIP2 circulation back end against a real second lienthong acting as the
 library's ILS: the demo gateway on free ports, its embedded circulation database read
-back after every change. A scripted socket server stands in only where a fault must
-happen at an exact moment (a connection dying after the request was sent); the sans-IO
-client rules are tested with bytes alone."""
+back after every change. A fault at an exact moment (a link dying after the request was
+sent, a lost reply) is made by a relay in front of that real upstream, so the upstream
+really acts and its database shows how often; a scripted server stands in only for
+replies lienthong never sends (a late or doubled one); the sans-IO client rules are
+tested with bytes alone."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -424,20 +426,227 @@ def _start_and_wait(args: list[str], folder: Path, port: int) -> GatewayProcess:
 # -- a connection dying after the request was sent ---------------------------------------------
 
 
-class DyingServer:
-    """A SIP2 server on loopback that answers 93 and 99, records every checkout line it
-    receives, and closes the connection without answering the first one (a crash right
-    after the request arrived); later checkouts get a 12 with ok 1. With ``silent`` it
-    keeps the connection and answers the first checkout only when asked with 97 (a reply
-    lost on the way)."""
+class FaultyLink:
+    """A loopback relay between the back end and the real upstream demo that records every
+    line the back end sends and, at the first request whose code is ``code``, fakes one
+    fault after passing the request on (so the upstream really carries it out):
 
-    def __init__(self, silent: bool = False) -> None:
-        self.silent = silent
-        self.resend_requests = 0
+    - ``close``: the upstream's reply is held back and the back end's side is closed (the
+      link died after the ILS acted);
+    - ``lose``: that one reply is held back, later ones pass (a reply lost on the way);
+    - ``silence``: no reply passes on that connection any more.
+    """
+
+    def __init__(self, upstream_port: int, code: bytes, fault: str) -> None:
+        self.upstream_port = upstream_port
+        self.code = code
+        self.fault = fault
+        self.sent: list[bytes] = []
+        self.connections = 0
+        self.fired = False
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self.checkouts: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def count(self, code: bytes) -> int:
+        """Lines starting with ``code`` the back end sent, over all connections."""
+        return sum(1 for line in self.sent if line.startswith(code))
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            server = socket.create_connection(("127.0.0.1", self.upstream_port))
+            hold = threading.Event()
+            threading.Thread(target=self._up, args=(client, server, hold), daemon=True).start()
+            threading.Thread(target=self._down, args=(client, server, hold), daemon=True).start()
+
+    def _up(self, client: socket.socket, server: socket.socket, hold: threading.Event) -> None:
+        framer = LineFramer()
+        try:
+            while data := client.recv(4096):
+                for line in framer.feed(data):
+                    self.sent.append(line)
+                    if line.startswith(self.code) and not self.fired:
+                        self.fired = True
+                        hold.set()  # before the upstream can answer
+                    server.sendall(line + b"\r")
+        except OSError:
+            pass
+        server.close()
+
+    def _down(self, client: socket.socket, server: socket.socket, hold: threading.Event) -> None:
+        framer = LineFramer()
+        silenced = False
+        try:
+            while data := server.recv(4096):
+                for line in framer.feed(data):
+                    if silenced:
+                        continue
+                    if hold.is_set():
+                        hold.clear()
+                        if self.fault == "close":
+                            client.shutdown(socket.SHUT_RDWR)
+                            client.close()
+                            return
+                        silenced = self.fault == "silence"
+                        continue
+                    client.sendall(line + b"\r")
+        except OSError:
+            pass
+        client.close()
+
+    def close(self) -> None:
+        """Stop listening."""
+        self.sock.close()
+
+
+@pytest.fixture
+def faulty(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., tuple[UpstreamSip2, FaultyLink]]]:
+    """A factory: a back end talking to the upstream demo through a :class:`FaultyLink`."""
+    monkeypatch.setenv(PASSWORD_ENV, DEMO_KIOSK_PASSWORD)
+    opened: list[tuple[UpstreamSip2, FaultyLink]] = []
+
+    def make(code: bytes, fault: str, **settings: Any) -> tuple[UpstreamSip2, FaultyLink]:
+        link = FaultyLink(upstream.port, code, fault)
+        backend = UpstreamSip2(upstream.settings(port=link.port, **settings))
+        opened.append((backend, link))
+        return backend, link
+
+    yield make
+    for backend, link in opened:
+        backend.close()
+        link.close()
+
+
+def _loans_of(upstream: Upstream, item: str) -> int:
+    """Loans of ``item`` ever recorded in the upstream's database (returned or not)."""
+    with sqlite3.connect(f"file:{upstream.folder / 'circulation.db'}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT count(*) FROM loans l JOIN items i ON i.id = l.item_id "
+                         "WHERE i.barcode = ?", (item,)).fetchone()  # fmt: skip
+    return int(row[0])
+
+
+@pytest.mark.parametrize(("error_detection", "copy"), [(True, 20), (False, 21)])
+def test_checkout_whose_connection_dies_after_sending_is_done_once(
+    faulty: Callable[..., tuple[UpstreamSip2, FaultyLink]],
+    upstream: Upstream,
+    error_detection: bool,
+    copy: int,
+) -> None:
+    """The upstream lends the copy, then the link dies before its reply arrives: with or
+    without sequence numbers the checkout is BackendUnavailable saying it may or may not
+    have been done and what to check, the 11 went upstream exactly once (a replay on a
+    new connection would be a second checkout, a renewal), and the upstream has exactly
+    one loan of the copy, to the patron, never renewed. The next call works."""
+    backend, link = faulty(b"11", "close", error_detection=error_detection)
+    item = upstream.shelf[copy]
+    before = _loans_of(upstream, item)
+    assert upstream.current_loan(item) is None
+    with pytest.raises(BackendUnavailable, match=f"may or may not have been done; check "
+                       f"whether copy {item} is on loan to patron BDDLK0009"):  # fmt: skip
+        backend.checkout(LIBRARY, "BDDLK0009", item, NOW)
+    assert link.count(b"11") == 1
+    assert _loans_of(upstream, item) == before + 1
+    loan = upstream.current_loan(item)
+    assert loan is not None and loan[0] == "BDDLK0009" and loan[2] == 0
+    seen = backend.item(LIBRARY, item)
+    assert seen is not None and seen.state is ItemState.CHARGED
+    assert link.count(b"11") == 1 and link.connections == 2
+    assert backend.checkin(LIBRARY, item, NOW).ok
+
+
+def test_fee_payment_whose_connection_dies_is_paid_once(
+    faulty: Callable[..., tuple[UpstreamSip2, FaultyLink]], backend: UpstreamSip2
+) -> None:
+    """A 37 whose link dies after the upstream accepted it is BackendUnavailable, and the
+    patron's balance upstream went down by the amount once, not twice."""
+    backend.checkin(LIBRARY, "DLK000161", NOW)  # BDDLK0001's overdue loan: a fine (if not yet)
+    patron = backend.patron(LIBRARY, "BDDLK0001")
+    assert patron is not None and patron.fines_total >= 1000
+    owed = patron.fines_total
+    cut, link = faulty(b"37", "close")
+    with pytest.raises(BackendUnavailable, match="fee paid may or may not have been done; "
+                       "check the payments of patron BDDLK0001"):  # fmt: skip
+        cut.pay_fee(LIBRARY, "BDDLK0001", Decimal(500), NOW)
+    assert link.count(b"37") == 1
+    after = backend.patron(LIBRARY, "BDDLK0001")
+    assert after is not None and after.fines_total == owed - 500
+
+
+def test_a_lost_checkout_reply_is_asked_for_again_with_97(
+    faulty: Callable[..., tuple[UpstreamSip2, FaultyLink]], upstream: Upstream
+) -> None:
+    """When a checkout's reply does not come within the timeout, the back end sends 97 on
+    the same connection and the upstream resends its stored reply: one connection, one 11
+    sent, one loan upstream, the outcome ok with the upstream's due date."""
+    backend, link = faulty(b"11", "lose", timeout=1)
+    item = upstream.shelf[22]
+    before = _loans_of(upstream, item)
+    outcome = backend.checkout(LIBRARY, "BDDLK0009", item, NOW)
+    assert outcome.ok and outcome.item is not None and outcome.item.title == upstream.titles[item]
+    loan = upstream.current_loan(item)
+    assert loan is not None and outcome.due is not None
+    assert loan[1].startswith(outcome.due.date().isoformat())
+    assert link.count(b"11") == 1 and link.count(b"97") == 1 and link.connections == 1
+    assert _loans_of(upstream, item) == before + 1 and backend.pool.stats.dropped == 0
+    assert backend.checkin(LIBRARY, item, NOW).ok
+
+
+def test_a_checkin_never_answered_is_not_sent_again(
+    faulty: Callable[..., tuple[UpstreamSip2, FaultyLink]], upstream: Upstream
+) -> None:
+    """A 09 the upstream carries out but whose reply (and the 97's) never comes is
+    BackendUnavailable naming the copy; the 09 went out once (sent again on a new
+    connection, the upstream would say "not on loan") and the copy is back upstream."""
+    backend, link = faulty(b"09", "silence", timeout=1)
+    item = upstream.shelf[23]
+    assert backend.checkout(LIBRARY, "BDDLK0009", item, NOW).ok
+    with pytest.raises(BackendUnavailable, match=f"checkin may or may not have been done; "
+                       f"check whether copy {item} is still on loan"):  # fmt: skip
+        backend.checkin(LIBRARY, item, NOW)
+    assert link.count(b"09") == 1 and link.count(b"97") == 1
+    assert upstream.current_loan(item) is None
+
+
+def test_a_connection_dead_before_sending_is_replaced_quietly(
+    backend: UpstreamSip2, upstream: Upstream
+) -> None:
+    """A pooled connection that can no longer send (here shut for writing, as after the
+    ILS's idle timeout) is dropped and the checkout goes out on a fresh one: ok, one
+    loan, one connection dropped."""
+    item = upstream.shelf[24]
+    before = _loans_of(upstream, item)
+    connection = backend.pool.acquire()
+    connection.sock.shutdown(socket.SHUT_WR)
+    backend.pool.release(connection)
+    outcome = backend.checkout(LIBRARY, "BDDLK0009", item, NOW)
+    assert outcome.ok and backend.pool.stats.dropped == 1
+    assert _loans_of(upstream, item) == before + 1
+    assert backend.checkin(LIBRARY, item, NOW).ok
+
+
+# -- replies left on a connection --------------------------------------------------------------
+
+
+class LateServer:
+    """A SIP2 server without sequence numbers that answers 93 and 99 at once, 17 with two
+    18s (``double``), and 01 with a 24 only after ``late`` seconds; each 23 is answered
+    with a 24 whose CQ is Y when its PIN is "1234" and whose AE names the request (so a
+    reply read by the wrong request shows). ``delay`` holds back the reply to the 23 that
+    follows a 01."""
+
+    def __init__(self, late: float, delay: float = 0) -> None:
+        self.late = late
+        self.delay = delay
         self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -449,64 +658,89 @@ class DyingServer:
             self.connections += 1
             threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
 
+    @staticmethod
+    def _patron(name: str, pin_ok: bool) -> bytes:
+        reply = request("24", datetime(2026, 12, 2, 12), language="000",
+                        patron_status=" " * 14)  # fmt: skip
+        reply.fields += [("AO", LIBRARY), ("AA", "P"), ("AE", name), ("BL", "Y"),
+                         ("CQ", "Y" if pin_ok else "N")]  # fmt: skip
+        return encode_message(reply, error_detection=False)
+
     def _talk(self, conn: socket.socket) -> None:
         framer = LineFramer()
-        last = b""
+        after_block = False
         with conn:
-            while data := conn.recv(4096):
-                for line in framer.feed(data):
-                    if line.startswith(b"97"):
-                        self.resend_requests += 1
-                        conn.sendall(last)
-                        continue
-                    message = decode_message(line)
-                    if message.code == "11":
-                        self.checkouts.append(line)
-                        if len(self.checkouts) == 1 and not self.silent:
-                            return
-                        reply = Message("12", {"ok": "1", "renewal_ok": "N",
-                                               "magnetic_media": "N", "desensitize": "Y",
-                                               "transaction_date": "20261202    120000"},
-                                        [("AO", LIBRARY), ("AA", "P"), ("AB", "I"),
-                                         ("AJ", "Sách"), ("AH", "20261216    235959")])  # fmt: skip
-                    elif message.code == "99":
-                        reply = Message("98", {"online_status": "Y"}, [("BX", "Y" * 16)])
-                        reply.fixed.update({f.name: reply.fixed.get(f.name, "Y" * f.width)
-                                            for f in reply.spec.fixed})  # fmt: skip
-                    else:
-                        reply = Message("94", {"ok": "1"})
-                    reply.sequence = message.sequence
-                    last = encode_message(reply, error_detection=message.sequence is not None)
-                    if not (self.silent and message.code == "11" and len(self.checkouts) == 1):
-                        conn.sendall(last)
+            try:
+                while data := conn.recv(4096):
+                    for line in framer.feed(data):
+                        message = decode_message(line, error_detection=False)
+                        if message.code == "01":
+                            time.sleep(self.late)
+                            conn.sendall(self._patron("reply to 01", False))
+                            after_block = True
+                        elif message.code == "23":
+                            if after_block:
+                                time.sleep(self.delay)
+                                after_block = False
+                            pin = message.get("AD") == "1234"
+                            conn.sendall(self._patron(f"reply to 23 {message.get('AD')}", pin))
+                        elif message.code == "17":
+                            item = request("18", datetime(2026, 12, 2, 12),
+                                           circulation_status="03", security_marker="00",
+                                           fee_type="01")  # fmt: skip
+                            item.fields += [("AB", message.get("AB") or ""), ("AJ", "Sách")]
+                            once = encode_message(item, error_detection=False)
+                            conn.sendall(once + once)
+                        elif message.code == "99":
+                            status = Message("98", {"online_status": "Y"}, [("BX", "Y" * 16)])
+                            status.fixed.update({f.name: status.fixed.get(f.name, "Y" * f.width)
+                                                 for f in status.spec.fixed})  # fmt: skip
+                            conn.sendall(encode_message(status, error_detection=False))
+                        else:
+                            ok = Message("94", {"ok": "1"})
+                            conn.sendall(encode_message(ok, error_detection=False))
+            except OSError:
+                pass
 
     def close(self) -> None:
         """Stop listening."""
         self.sock.close()
 
 
-@pytest.mark.parametrize("error_detection", [True, False])
-def test_checkout_whose_connection_dies_is_replayed_only_with_error_detection(
-    error_detection: bool,
-) -> None:
-    """With AY/AZ on, the checkout is sent again on a fresh connection byte for byte (the
-    same sequence number and checksum); without them it is BackendUnavailable and is never
-    sent twice."""
-    server = DyingServer()
+@pytest.mark.parametrize("delay", [0.0, 0.5])
+def test_a_late_block_reply_is_not_read_by_the_next_call(delay: float) -> None:
+    """Without sequence numbers, a 24 to 01 that comes after the short wait is read as
+    the 23's reply; the 23's own reply follows (at once, or half a second later, after the
+    call has returned). The connection is then dropped, not pooled, so the next check of
+    a PIN reads its own reply on a fresh connection."""
+    server = LateServer(late=1.3, delay=delay)
     try:
-        settings = UpstreamSettings("dying", "127.0.0.1", server.port,
-                                    error_detection=error_detection, timeout=5)  # fmt: skip
-        backend = UpstreamSip2(settings)
-        if error_detection:
-            outcome = backend.checkout(LIBRARY, "P", "I", NOW)
-            assert outcome.ok and outcome.due == datetime(2026, 12, 16, 23, 59, 59)
-            assert len(server.checkouts) == 2 and server.checkouts[0] == server.checkouts[1]
-            assert b"AY" in server.checkouts[0]
-        else:
-            with pytest.raises(BackendUnavailable, match="may or may not"):
-                backend.checkout(LIBRARY, "P", "I", NOW)
-            assert len(server.checkouts) == 1
-        backend.close()
+        settings = UpstreamSettings("late", "127.0.0.1", server.port, error_detection=False,
+                                    pool_size=1, timeout=5)  # fmt: skip
+        with UpstreamSip2(settings) as backend:
+            assert backend.block_patron(LIBRARY, "P", "Thẻ bị giữ", NOW) is True
+            assert backend.check_pin(LIBRARY, "P", "1234") is True
+            assert server.connections == 2 and backend.pool.stats.dropped == 1
+            assert backend.check_pin(LIBRARY, "P", "9999") is False
+            assert server.connections == 2
+    finally:
+        server.close()
+
+
+def test_an_extra_reply_left_unread_drops_the_connection() -> None:
+    """A server that answers one 17 twice in one packet leaves a reply read but not taken:
+    the connection is not pooled, so the next call (a PIN check) is not answered with the
+    stale 18 and does not fail; it reads its own reply on a fresh connection."""
+    server = LateServer(late=0)
+    try:
+        settings = UpstreamSettings("double", "127.0.0.1", server.port, error_detection=False,
+                                    pool_size=1, timeout=5)  # fmt: skip
+        with UpstreamSip2(settings) as backend:
+            item = backend.item(LIBRARY, "DLK000001")
+            assert item is not None and item.title == "Sách"
+            assert backend.pool.stats.dropped == 1
+            assert backend.check_pin(LIBRARY, "P", "1234") is True
+            assert server.connections == 2
     finally:
         server.close()
 
@@ -660,22 +894,6 @@ def test_kiosk_checkout_through_a_gateway_configured_with_the_upstream(
             kiosk.close()
         assert patron["pin"] not in process.output_so_far()
         assert DEMO_KIOSK_PASSWORD not in process.output_so_far()
-
-
-def test_a_lost_checkout_reply_is_asked_for_again_with_97() -> None:
-    """When a checkout's reply does not come within the timeout, the back end sends 97 on
-    the same connection and takes the server's resent reply: one connection, one checkout
-    received, the outcome ok."""
-    server = DyingServer(silent=True)
-    try:
-        settings = UpstreamSettings("silent", "127.0.0.1", server.port, timeout=0.5)
-        with UpstreamSip2(settings) as backend:
-            outcome = backend.checkout(LIBRARY, "P", "I", NOW)
-            assert outcome.ok and outcome.item is not None and outcome.item.title == "Sách"
-            assert server.resend_requests == 1 and len(server.checkouts) == 1
-            assert server.connections == 1 and backend.pool.stats.dropped == 0
-    finally:
-        server.close()
 
 
 # -- TLS ----------------------------------------------------------------------------------------

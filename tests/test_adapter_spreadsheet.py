@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import time
 import unicodedata
 import zipfile
@@ -128,6 +130,8 @@ def _barcodes(upsert: Upsert) -> list[str]:
 
 
 def _source(path: Path, **options: Any) -> SpreadsheetSource:
+    """The source as tests use it: files written just now are read at once."""
+    options.setdefault("settle_seconds", 0)
     return SpreadsheetSource(path, library=LIBRARY, **options)
 
 
@@ -731,6 +735,122 @@ def test_changed_settings_read_the_file_again(tmp_path: Path) -> None:
     ]
 
 
+# -- files still being written -----------------------------------------------------------
+
+CATALOGUE = [["Mã sách", "Tên sách", "Tác giả", "Năm xuất bản"]] + [
+    [f"MS{n:03d}", f"Sách số {n}", f"Nguyễn Văn {n}", 2000 + n % 20] for n in range(100)
+]
+
+
+def test_a_file_saved_within_the_settle_time_waits(tmp_path: Path) -> None:
+    """A file modified less than settle_seconds ago may still be being saved: nothing is
+    read, a Problem says so, the old checkpoint is marked again, and current_ids lists
+    nothing; once settled it is read."""
+    path = tmp_path / "sach.csv"
+    path.write_text(_csv(CATALOGUE[:50]), encoding="utf-8")
+    _age(path, 100)
+    first = _events(_source(path))
+    mark = first[-1]
+    assert isinstance(mark, Mark) and len(_upserts(first)) == 49
+    path.write_text(_csv(CATALOGUE), encoding="utf-8")
+    patient = _source(path, settle_seconds=30)
+    assert _events(patient, mark.checkpoint) == [
+        Problem("sach.csv", "changed in the last 30 s; read at the next sync"),
+        mark,
+    ]
+    assert patient.current_ids() is None
+    assert _events(patient) == [
+        Problem("sach.csv", "changed in the last 30 s; read at the next sync"),
+        Mark(""),
+    ]
+    _age(path, 60)
+    later = _events(patient, mark.checkpoint)
+    (complete,) = [e for e in later if isinstance(e, Complete)]
+    assert complete.ids is not None and len(complete.ids) == 100
+
+
+def test_a_file_that_changes_while_it_is_read_gives_nothing(tmp_path: Path) -> None:
+    """While another process appends to the file, a reading whose size or time moved
+    between the start and the end gives no records and no listing, only a Problem and
+    the old checkpoint."""
+    path = tmp_path / "sach.csv"
+    path.write_text(_csv(CATALOGUE * 200), encoding="utf-8")
+    row = _csv([["MS999", "Sách thêm", "Lê Văn Thêm", 2025]])
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "with open(sys.argv[1], 'a', encoding='utf-8') as out:\n"
+        "    while True:\n"
+        "        out.write(sys.argv[2]); out.flush(); time.sleep(0.0005)\n"
+    ), str(path), row])  # fmt: skip
+    try:
+        time.sleep(0.2)
+        torn = None
+        for _ in range(200):
+            events = _events(_source(path), "previous")
+            if any(isinstance(e, Problem) and "changed while it was read" in e.reason
+                   for e in events):  # fmt: skip
+                torn = events
+                break
+    finally:
+        writer.kill()
+        writer.wait()
+    assert torn is not None, "the appends were never seen during a reading"
+    assert torn[-1] == Mark("previous")
+    assert not any(isinstance(e, Upsert | Complete) for e in torn)
+
+
+def test_a_csv_cut_off_mid_row_is_cut_short(tmp_path: Path) -> None:
+    """A CSV cut off mid-row (a copy in progress): the rows before the last are given,
+    the last (maybe partial) is not, no Complete, a Problem naming the row; synced
+    through the engine, the books missing from the file are not deleted."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "sach.csv"
+    data = _csv(CATALOGUE).encode("utf-8")
+    path.write_bytes(data)
+    _age(path, 100)
+    config = write_config(folder, [{"name": "s", "library": LIBRARY, "kind": "spreadsheet",
+                                    "path": "sach.csv"}])  # fmt: skip
+    store = open_store(config.store_location)
+    try:
+        assert sync_source(store, config, "s").ok
+        assert len(list(store.local_ids(LIBRARY))) == 100
+        mark = _events(_source(path))[-1]
+        assert isinstance(mark, Mark)
+        cut = data[: data.index(b"MS060") + 12]  # "MS060,Sách s"
+        path.write_bytes(cut)
+        _age(path, 100)
+        events = _events(_source(path), mark.checkpoint)
+        assert sorted(_upserts(events)) == [f"MS{n:03d}" for n in range(60)]
+        assert not any(isinstance(e, Complete) for e in events)
+        (problem,) = [e for e in events if isinstance(e, Problem)]
+        assert problem.where == "sach.csv:row 62"
+        assert problem.reason.startswith("row 62, the last, has 2 cells where the header has 4")
+        assert "not deleted" in problem.reason
+        assert events[-1] == mark
+        assert _source(path).current_ids() is None
+        report = sync_source(store, config, "s")
+        assert report.written.deleted == 0
+        assert len(list(store.local_ids(LIBRARY))) == 100
+    finally:
+        store.close()
+
+
+def test_a_csv_whose_last_row_is_short_is_cut_short(tmp_path: Path) -> None:
+    """A last row with fewer cells than the header (cut at a separator, then a line end
+    added) also gives no listing and is not read."""
+    path = tmp_path / "sach.csv"
+    text = _csv(CATALOGUE[:10]) + "MS010,Sách số 10\r\n\r\n"
+    path.write_text(text, encoding="utf-8")
+    events = _events(_source(path))
+    assert len(_upserts(events)) == 9 and "MS010" not in _upserts(events)
+    assert not any(isinstance(e, Complete) for e in events)
+    assert _problems(events)[0].startswith(
+        "sach.csv:row 11: row 11, the last, has 2 cells where the header has 4"
+    )
+    assert any("cut short" in p for p in _source(path).sample().problems)
+
+
 # -- through the engine -------------------------------------------------------------------
 
 
@@ -759,6 +879,7 @@ def test_open_source_and_sync_into_the_store(tmp_path: Path) -> None:
         _school_sheet(sheet, [BOOKS[0], [2, NHUNG, "Nguyễn Văn An; Trần Thị Bình",
                                          "Giáo dục Việt Nam", 2019, "978-604-0-00000-2",
                                          "TK009", "Kho mượn"]])  # fmt: skip
+        _age(sheet, 60)  # saved a minute ago: settled
         again = sync_source(store, config, "nd-sach")
         assert again.ok, again.error
         assert list(store.local_ids(LIBRARY)) == ["isbn-9786040000002"]
@@ -774,7 +895,7 @@ def test_open_source_and_sync_into_the_store(tmp_path: Path) -> None:
 
 def test_open_source_reads_the_settings(tmp_path: Path) -> None:
     """The factory resolves relative paths and refuses a rule a spreadsheet cannot use."""
-    _school_sheet(tmp_path / "sach.xlsx")
+    _age(_school_sheet(tmp_path / "sach.xlsx"), 60)
     settings = SourceSettings(name="s", library=LIBRARY, kind="spreadsheet",
                               options={"path": "sach.xlsx", "encoding": "auto"},
                               directory=str(tmp_path))  # fmt: skip
@@ -787,3 +908,15 @@ def test_open_source_reads_the_settings(tmp_path: Path) -> None:
                          directory=str(tmp_path))  # fmt: skip
     with pytest.raises(SourceError, match="does not apply to a spreadsheet"):
         open_source(bad)
+
+
+def test_a_whole_csv_without_a_final_line_end_is_complete(tmp_path: Path) -> None:
+    """Google Sheets writes no line end after the last row: a file whose last row is
+    whole is still the whole catalogue (listed)."""
+    path = tmp_path / "sach.csv"
+    path.write_bytes(_csv(CATALOGUE).encode("utf-8").rstrip(b"\r\n"))
+    _age(path, 100)
+    events = _events(_source(path))
+    (complete,) = [e for e in events if isinstance(e, Complete)]
+    assert complete.ids is not None and len(complete.ids) == 100
+    assert not [e for e in events if isinstance(e, Problem)]

@@ -637,3 +637,125 @@ def test_legacy_off_leaves_legacy_text_as_it_is(school, tmp_path: Path) -> None:
     assert _title(upserts["3"].record) == _title(upserts["4"].record) == mojibake
     assert _title(upserts["1"].record) == "Truyện Kiều"
     source.close()
+
+
+# -- change columns that cannot order changes ---------------------------------------------
+
+_USE = "use a timestamp, date or integer column"
+
+
+def test_a_text_change_column_is_refused_on_mariadb(koha: KohaDatabase, tmp_path: Path) -> None:
+    """A dd/mm/yyyy VARCHAR as records.changed would compare as text and skip changes: the
+    column check refuses it (not retryable, naming the file, line and key) before any
+    record is read, and sample() lists the same words as a problem."""
+    mapping = _write(
+        tmp_path,
+        """
+        records:
+          query: SELECT biblionumber, metadata,
+            DATE_FORMAT(timestamp, '%d/%m/%Y') AS ngay_sua FROM biblio_metadata
+          id: biblionumber
+          changed: ngay_sua
+          marcxml: metadata
+    """,
+    )
+    source = _source(koha.url, mapping)
+    with pytest.raises(SourceError) as refused:
+        _changes(source, None, overlap_seconds=300)
+    message = str(refused.value)
+    assert not refused.value.retryable
+    assert message.startswith(
+        f"mapping {mapping} line 5: records.changed names column 'ngay_sua', which holds text"
+    )
+    assert _USE in message
+    sample = source.sample()
+    assert sample.problems == (message,) and sample.records == ()
+    source.close()
+
+
+def test_a_binary_change_column_is_not_taken_for_text_on_mariadb(
+    koha: KohaDatabase, tmp_path: Path
+) -> None:
+    """MariaDB reports BINARY with the same type code as CHAR: a binary change value (a
+    rowversion kept as bytes) is not refused, and the checkpoint keeps it as bytes."""
+    mapping = _write(
+        tmp_path,
+        """
+        records:
+          query: SELECT biblionumber, metadata,
+            CAST(LPAD(HEX(biblionumber), 16, '0') AS BINARY(16)) AS phien_ban
+            FROM biblio_metadata
+          id: biblionumber
+          changed: phien_ban
+          marcxml: metadata
+    """,
+    )
+    source = _source(koha.url, mapping)
+    events = _changes(source, None, overlap_seconds=300)
+    assert len(_split(events)[0]) == 121
+    assert '"type":"bytes"' in events[-1].checkpoint  # type: ignore[union-attr]
+    source.close()
+
+
+def test_a_text_deletions_change_column_is_refused_on_postgresql(school, tmp_path: Path) -> None:
+    """PostgreSQL: a to_char() date as deletions.changed is refused the same way, naming
+    the deletions key."""
+    _, schema = school
+    mapping = _write(
+        tmp_path,
+        f"""
+        records:
+          query: SELECT ma_sach, ten_sach, cap_nhat FROM {schema}.books
+          id: ma_sach
+          changed: cap_nhat
+          fields:
+            "245$a": ten_sach
+        deletions:
+          query: SELECT ma_sach, to_char(cap_nhat, 'DD/MM/YYYY') AS ngay_xoa FROM {schema}.books
+          id: ma_sach
+          changed: ngay_xoa
+    """,
+    )
+    source = _source(POSTGRES, mapping)
+    with pytest.raises(SourceError) as refused:
+        _changes(source, None, overlap_seconds=300)
+    assert not refused.value.retryable
+    assert str(refused.value).startswith(
+        f"mapping {mapping} line 10: deletions.changed names column 'ngay_xoa', which holds text"
+    )
+    assert _USE in str(refused.value)
+    assert any("deletions.changed" in p for p in source.sample().problems)
+    source.close()
+
+
+def test_a_text_change_column_is_refused_by_its_values(tmp_path: Path) -> None:
+    """SQLite's driver says nothing of column types, so the values tell: the first text
+    change value stops the read before any record is given, and sample() lists it."""
+    database = tmp_path / "truong.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE sach (ma integer, ten text, ngay_sua text)"))
+        conn.execute(text("INSERT INTO sach VALUES (1, 'Truyện Kiều', '31/01/2026'), "
+                          "(2, 'Số đỏ', '02/12/2026')"))  # fmt: skip
+    engine.dispose()
+    mapping = _write(
+        tmp_path,
+        """
+        records:
+          query: SELECT ma, ten, ngay_sua FROM sach
+          id: ma
+          changed: ngay_sua
+          fields:
+            "245$a": ten
+    """,
+    )
+    source = _source(f"sqlite:///{database}", mapping)
+    stream = source.changes(None, overlap_seconds=300)
+    with pytest.raises(SourceError) as refused:
+        next(stream)
+    assert not refused.value.retryable
+    assert "records.changed names column 'ngay_sua', which holds text" in str(refused.value)
+    assert _USE in str(refused.value)
+    sample = source.sample()
+    assert sample.records == () and sample.problems == (str(refused.value),)
+    source.close()

@@ -110,3 +110,24 @@ def test_rendered_back_ends_of_each_kind_load(tmp_path: Path):
         None, None, str((tmp_path / "statements.yaml").resolve()))  # fmt: skip
     assert (sip2["charset"], sip2["terminator"], sip2["pool_size"], sip2["user"]) == (
         "utf-8", "cr", 4, "")  # fmt: skip
+
+
+def test_id_rules_and_secrets_in_urls_are_checked(tmp_path: Path):
+    """An id rule the kind cannot use, a password in a URL's query, and a port that is
+    not a number are named before anything starts (never quoting the password)."""
+    problems = _problems(tmp_path, [
+        {"name": "a", "library": "dlk-tinh", "kind": "marc-folder", "path": "x",
+         "id_rule": "identifier"},
+        {"name": "b", "library": "buon-ho", "kind": "sql", "mapping": "koha",
+         "url": "mysql+pymysql://u@h/koha?PASSWORD=matkhau"},
+        {"name": "c", "library": "thpt-nguyen-du", "kind": "sql", "mapping": "koha",
+         "url": "mysql+pymysql://u@h:abc/koha"},
+    ])  # fmt: skip
+    assert problems[0].startswith("sources[0].id_rule: 'identifier' is not an id rule of "
+                                  "kind marc-folder")  # fmt: skip
+    assert problems[1].startswith("sources[1].url: contains a password")
+    assert problems[2].startswith("sources[2].url: is not a database URL")
+    assert len(problems) == 3 and not any("matkhau" in p for p in problems)
+    accepted = write_config(tmp_path, [{"name": "o", "library": "dlk-tinh", "kind": "oai",
+                                        "url": "http://h/oai", "id_rule": "035$a"}])  # fmt: skip
+    assert accepted.values["sources"][0]["id_rule"] == "035$a"

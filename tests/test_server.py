@@ -16,7 +16,7 @@ import pytest
 import requests
 from twisted.internet import defer
 from twisted.internet.protocol import Factory
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactorClock
 from twisted.web.test.requesthelper import DummyRequest
 
 from gateway import endpoints
@@ -117,7 +117,7 @@ def test_host_binds_http_and_tcp_endpoints(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setitem(endpoints.ENDPOINT_SPECS, "sip2", spec)
     monkeypatch.setattr(endpoints, "load_builder", lambda name: build_echo)
     monkeypatch.setattr("gateway.server.load_builder", lambda name: build_echo)
-    reactor = MemoryReactor()
+    reactor = MemoryReactorClock()
     host = GatewayServer(_config(tmp_path, sip2=True), sqlite_store, reactor,
                          ServerAddresses(host="127.0.0.2", sip2_port=7001))  # fmt: skip
     host.start()

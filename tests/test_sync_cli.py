@@ -166,3 +166,28 @@ def test_serve_syncs_due_sources_and_a_down_one_blocks_nothing(tmp_path: Path):
         query = {"query": "cql.allRecords=1", "maximumRecords": "0"}
         answer = requests.get(f"{base}/sru", params=query, timeout=10)
         assert answer.status_code == 200 and "numberOfRecords>121<" in answer.text
+        # A source added while the gateway runs is synced without a restart.
+        school = tmp_path / "school"
+        school.mkdir()
+        shutil.copy(VIE_121, school / "sach.mrc")
+        os.utime(school / "sach.mrc", (_LONG_AGO, _LONG_AGO))
+        added = _cli(tmp_path, "sources", "add", "truong", "--library", "thpt-nguyen-du",
+                     "--kind", "marc-folder", "--path", "school")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _health(base)["sources"].get(
+                "truong", {}).get("state") != "ok":  # fmt: skip
+            time.sleep(0.5)
+        assert _health(base)["sources"]["truong"]["records"] == 121
+
+
+def test_import_into_a_library_fed_by_a_source_is_refused(tmp_path: Path):
+    """Records imported by hand into a library a source keeps in step would be deleted by
+    that source's next full comparison: the import is refused, naming the source."""
+    write_config(tmp_path, [{"name": "ilib", "library": "buon-ho", "kind": "marc-folder",
+                             "path": "exports"}])  # fmt: skip
+    refused = _cli(tmp_path, "import", str(VIE_121), "--source", "buon-ho")
+    assert refused.returncode == 2
+    assert "library 'buon-ho' is kept in step with source 'ilib' (marc-folder)" in refused.stderr
+    allowed = _cli(tmp_path, "import", str(VIE_121), "--source", "dlk-tinh")
+    assert allowed.returncode == 0, allowed.stderr

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pymarc import Subfield
 
 from adapters.interface import Complete, Deletion, Encoded, Mark, Problem, SourceError, Upsert
 from gateway.config import Config
@@ -18,6 +19,7 @@ from gateway.record import Item
 from gateway.store import RecordStore, open_store
 from gateway.sync import SourceStatus, SyncBusy, sync_source
 from gateway.sync.engine import BATCH_SIZE
+from gateway.sync.overview import source_overview
 from gateway.sync.status import FIRST_RETRY_SECONDS, retry_delay
 
 from .conftest import VIE_121
@@ -368,3 +370,66 @@ def test_a_listing_of_everything_given(config: Config, store: RecordStore):
     report = sync_source(store, config, "s", adapter=again)
     assert report.written.deleted == 1 and store.get(LIBRARY, "old-1").deleted
     assert len(list(store.local_ids(LIBRARY))) == 3
+
+
+def test_a_full_export_with_an_unreadable_record_deletes_nothing(config: Config,
+                                                                  store: RecordStore):  # fmt: skip
+    """A record of a full export that cannot be read may still be at the source: its
+    stored copy is kept, the listing is held back (and stays reported through a quiet
+    sync after it) until the export is fixed or the sync is forced."""
+    good = _encoded_vie(6)
+    sync_source(store, config, "s", adapter=ScriptedSource([[*good, Mark("a")]]))
+    damaged = [*good[:2], Encoded(b"00042garbage\x1d", "iso2709", "kho.mrc: record 3"),
+               *good[3:], Complete(None, "full export kho.mrc"), Mark("b")]  # fmt: skip
+    report = sync_source(store, config, "s", adapter=ScriptedSource([damaged]))
+    assert report.written.deleted == 0 and len(list(store.local_ids(LIBRARY))) == 6
+    assert report.withheld_reason is not None
+    assert report.withheld_reason.startswith("full export kho.mrc: 1 records could not be read")
+    sync_source(store, config, "s", adapter=ScriptedSource([[Mark("c")]]))
+    rows = source_overview(config, store)
+    assert rows[0]["state"] == "needs attention"
+    assert rows[0]["last_error"] == report.withheld_reason
+    forced = sync_source(store, config, "s", force=True,
+                         adapter=ScriptedSource([damaged]))  # fmt: skip
+    assert forced.written.deleted == 1 and source_overview(config, store)[0]["state"] == "ok"
+
+
+def test_a_record_that_cannot_be_prepared_is_a_problem(config: Config, store: RecordStore):
+    """One record a source got wrong in a way no check caught (here a subfield without a
+    value) is reported and skipped; the records after it are stored and the sync is ok."""
+    bad = make_marc("2", "Hỏng")
+    bad["245"].subfields[0] = Subfield("a", None)  # type: ignore[arg-type]
+    source = ScriptedSource([[_up("1"), Upsert("2", bad), _up("3"), Mark("a")]])
+    report = sync_source(store, config, "s", adapter=source)
+    assert report.ok and sorted(_live(store)) == ["1", "3"]
+    assert report.problem_texts == ["id 2: record could not be prepared (AttributeError); "
+                                    "not stored"]  # fmt: skip
+
+
+def test_a_shutdown_is_not_a_failure(config: Config, store: RecordStore):
+    """A sync stopped by the gateway's shutdown keeps its last mark and is not counted
+    as the source failing (no back-off after a restart)."""
+    cancel = threading.Event()
+    cancel.set()
+    sync_source(store, config, "s", adapter=ScriptedSource([[_up("1"), Mark("a")]]),
+                cancel=cancel)  # fmt: skip
+    status = SourceStatus.from_state(store.sync_state("s"))
+    assert (status.failures, status.retry_at, status.last_error) == (0, None, None)
+
+
+def test_an_unusable_lock_file_is_named(config: Config, store: RecordStore):
+    """A lock file the gateway cannot open (made by another user) is named in SyncBusy."""
+    Path(f"{config.store_location}.sync-s.lock").mkdir()
+    with pytest.raises(SyncBusy, match=r"cannot take the sync lock .*\.sync-s\.lock"):
+        sync_source(store, config, "s", adapter=ScriptedSource([[Mark("a")]]))
+
+
+def test_the_same_id_in_two_delta_files_is_no_problem(config: Config, store: RecordStore):
+    """An id given again after a mark (a later delta file) is a normal edit; within one
+    export it is reported."""
+    first, second = _encoded_vie(1)[0], _encoded_vie(2)[1]
+    runs = [[first, Mark("file 1"), first, Mark("file 2")], [second, second, Mark("x")]]
+    source = ScriptedSource(runs)
+    assert sync_source(store, config, "s", adapter=source).problems == 0
+    again = sync_source(store, config, "s", adapter=source)
+    assert again.problems == 1 and "given twice in one export" in again.problem_texts[0]

@@ -10,6 +10,7 @@ others (the exit status says whether all of them succeeded).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -29,7 +30,7 @@ from ..accounts import (
 from ..config import SOURCE_KIND_KEYS, SOURCE_KINDS, Config
 from ..store import StoreError, open_store
 from ..tables import echo_table
-from .engine import SyncBusy, SyncReport, sync_source
+from .engine import BATCH_SIZE, SyncBusy, SyncReport, scrub, sync_source
 from .overview import source_overview
 from .sources import open_adapter, source_entries, source_entry
 
@@ -59,6 +60,8 @@ def _entry(config: Config, name: str) -> dict[str, Any]:
 
 # -- add / remove -----------------------------------------------------------------------
 
+#: Worker processes parsing encoded records during a command-line sync (never in serve).
+_WORKERS = min(os.cpu_count() or 1, 8)
 #: Options of ``sources add`` that become keys of the entry when given.
 _ADD_KEYS = ("url", "path", "export", "id_rule", "metadata_prefix", "set", "mapping",
              "password_env", "sheet", "encoding", "interval_minutes", "reconcile_hours",
@@ -159,7 +162,8 @@ def remove(ctx: click.Context, name: str, delete_records: bool) -> None:
         deleted = 0
         if delete_records:
             ids = list(store.local_ids(entry["library"]))
-            deleted = store.delete(entry["library"], ids).deleted
+            for start in range(0, len(ids), BATCH_SIZE):  # no reader waits on one huge batch
+                deleted += store.delete(entry["library"], ids[start : start + BATCH_SIZE]).deleted
     finally:
         store.close()
     tail = f"; {deleted} records deleted" if delete_records else "; its records are kept"
@@ -227,7 +231,10 @@ def test(ctx: click.Context, name: str, limit: int) -> None:
         finally:
             adapter.close()
     except SourceError as exc:
-        fail(f"source {name}: {exc}")
+        fail(f"source {name}: {scrub(str(exc), entry)}")
+    except Exception as exc:  # a fault nobody foresaw: named, never a traceback
+        fail(f"source {name}: unexpected error ({type(exc).__name__}: "
+             f"{scrub(str(exc), entry)})")  # fmt: skip
     click.echo(f"source {name} ({entry['kind']}): {sample.summary}")
     for upsert in sample.records:
         title = upsert.record.title or "(no title)"
@@ -281,6 +288,8 @@ def sync(ctx: click.Context, name: str | None, full: bool, force: bool) -> None:
       lienthong sources sync buon-ho --full
     """
     _, config = load_editable(ctx)
+    if force and not name:
+        fail("--force applies held-back deletions: name the one source to force", EXIT_CONFIG)
     names = [_entry(config, name)["name"]] if name else [
         e["name"] for e in source_entries(config) if e["enabled"]]  # fmt: skip
     if not names:
@@ -293,7 +302,11 @@ def sync(ctx: click.Context, name: str | None, full: bool, force: bool) -> None:
             line = _ProgressLine()
             try:
                 report = sync_source(store, config, each, full=full, force=force,
-                                     progress=line)  # fmt: skip
+                                     progress=line, workers=_WORKERS)  # fmt: skip
+            except KeyboardInterrupt:
+                line.done()
+                click.echo(f"{each}: interrupted; what was synced so far is kept", err=True)
+                sys.exit(130)
             except SyncBusy as exc:
                 line.done()
                 click.echo(f"{each}: skipped: {exc}", err=True)

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,14 +42,13 @@ from adapters.interface import (
 )
 
 from ..config import Config
-from ..importer import canonical_from_marc
-from ..indexing import PreparedRecord, prepare_record
+from ..indexing import PreparedRecord
 from ..store import RecordStore, WriteSummary
-from .prepare import Context, EncodedPipeline, Prepared
+from .prepare import Context, EncodedPipeline, Prepared, prepare_upsert
 from .sources import open_adapter, settings_for, source_entry
 from .status import SourceStatus, retry_delay, stamp
 
-__all__ = ["SyncReport", "SyncBusy", "sync_source", "BATCH_SIZE"]
+__all__ = ["SyncReport", "SyncBusy", "sync_source", "scrub", "BATCH_SIZE"]
 
 log = logging.getLogger("lienthong.sync")
 
@@ -80,6 +80,8 @@ class SyncReport:
     #: Set when the sync failed; what was committed before the failure stays.
     error: str | None = None
     retryable: bool = True
+    #: Stopped by the gateway's shutdown (or Ctrl-C): not the source's failure.
+    cancelled: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -187,10 +189,16 @@ def sync_source(
                 if adapter is None:
                     source.close()
         except SourceError as exc:
-            report.error, report.retryable = _scrub(str(exc), entry), exc.retryable
+            report.error, report.retryable = scrub(str(exc), entry), exc.retryable
+        except KeyboardInterrupt:  # Ctrl-C on the command line: keep the status, then stop
+            report.error, report.cancelled = "interrupted", True
+            _finish(status, report, entry, now())
+            store.save_sync_state(name, status.as_state())
+            raise
         except Exception as exc:  # a bug or an unforeseen fault: this source only
-            log.exception("sync %s: unexpected %s", name, type(exc).__name__)
-            report.error = _scrub(f"unexpected error ({type(exc).__name__}: {exc})", entry)
+            report.error = scrub(f"unexpected error ({type(exc).__name__}: {exc})", entry)
+            log.error("sync %s: %s", name, report.error)  # type and scrubbed words only
+            log.debug("sync %s: at\n%s", name, "".join(traceback.format_tb(exc.__traceback__)))
         _finish(status, report, entry, now())
         store.save_sync_state(name, status.as_state())
     if report.ok:
@@ -198,6 +206,64 @@ def sync_source(
     else:
         log.warning("sync %s failed: %s (%s)", name, report.error, report.summary())
     return report
+
+
+class _Run:
+    """One pass over an adapter's stream: the batch, the ids given so far, and the
+    records lost on the way (a listing of "everything given" is only trusted when none
+    was lost: a record that could not be read is still at the source)."""
+
+    def __init__(self, store: RecordStore, config: Config, entry: dict[str, Any],
+                 status: SourceStatus, report: SyncReport, workers: int) -> None:  # fmt: skip
+        self.store, self.status, self.report = store, status, report
+        self.name, self.library = entry["name"], entry["library"]
+        self.batch = _Batch(store, self.library, report)
+        self.given: set[str] = set()  # ids given this run, for Complete(None)
+        self.since_mark: set[str] = set()  # ids given since the last mark (duplicates)
+        self.lost = 0  # records the engine could not read or prepare this run
+        context = Context(self.library, config.values["gateway"]["oai_namespace"],
+                          settings_for(config, entry).legacy)  # fmt: skip
+        self.context = context
+        self.pipeline = EncodedPipeline(context, workers, self.take)
+
+    def take(self, result: Prepared) -> None:
+        """One prepared record, deletion or problem, in stream order."""
+        if isinstance(result, Problem):
+            if not result.kept:
+                self.lost += 1
+            _note_problem(self.report, result)
+        elif isinstance(result, Deletion):
+            self.given.discard(result.local_id)
+            self.batch.delete(result.local_id)
+        else:
+            if result.local_id in self.since_mark:  # one export giving an id twice
+                _note_problem(self.report, Problem(f"id {result.local_id}", "given twice in "
+                                                   "one export; the later record is kept",
+                                                   kept=True))  # fmt: skip
+            self.since_mark.add(result.local_id)
+            self.given.add(result.local_id)
+            self.batch.upsert(result)
+
+    def mark(self, checkpoint: str) -> None:
+        """Everything before is committed; then the checkpoint is saved."""
+        self.batch.commit()
+        self.since_mark.clear()
+        self.status.checkpoint = checkpoint
+        self.store.save_sync_state(self.name, self.status.as_state())
+
+    def listing(self, event: Complete, force: bool) -> None:
+        """Apply a complete listing; "everything given" only when nothing was lost."""
+        self.batch.commit()
+        if event.ids is None and self.lost and not force:
+            self.report.withheld_reason = (
+                f"{event.what}: {self.lost} records could not be read, so records missing "
+                "from it were not deleted (they may only be unreadable). Fix the export, or "
+                f"run 'lienthong sources sync {self.name} --full --force'"
+            )
+            return
+        ids = event.ids if event.ids is not None else frozenset(self.given)
+        _apply_listing(self.store, self.library, Complete(ids, event.what), self.report,
+                       force=force)  # fmt: skip
 
 
 def _run(
@@ -215,87 +281,55 @@ def _run(
     progress: Callable[[SyncReport], None] | None,
     cancel: threading.Event | None,
 ) -> None:
-    library, name = entry["library"], entry["name"]
-    namespace = config.values["gateway"]["oai_namespace"]
-    batch = _Batch(store, library, report)
-    seen: set[str] = set()  # ids given this run, for a listing of "everything given"
-
-    def take(result: PreparedRecord) -> None:
-        seen.add(result.local_id)
-        batch.upsert(result)
-
-    def take_decoded(result: Prepared) -> None:
-        if isinstance(result, Problem):
-            _note_problem(report, result)
-        elif isinstance(result, Deletion):
-            seen.discard(result.local_id)
-            batch.delete(result.local_id)
-        else:
-            if result.local_id in seen:  # an export listing one id twice: say so
-                _note_problem(report, Problem(f"id {result.local_id}", "given twice; the "
-                                              "later record is kept"))  # fmt: skip
-            take(result)
-
-    legacy = settings_for(config, entry).legacy
-    pipeline = EncodedPipeline(Context(library, namespace, legacy), workers, take_decoded)
+    run = _Run(store, config, entry, status, report, workers)
     checkpoint = None if full else status.checkpoint
     listed = False
     try:
         for event in source.changes(checkpoint, overlap_seconds=entry["overlap_seconds"]):
             if cancel is not None and cancel.is_set():
+                report.cancelled = True
                 raise SourceError("stopped before the end: the gateway was shutting down")
-            if isinstance(event, Encoded):
+            if isinstance(event, Encoded | Upsert):
                 report.read += 1
-                pipeline.add(event)
+                if isinstance(event, Encoded):
+                    run.pipeline.add(event)
+                else:
+                    run.pipeline.drain()  # everything before this event first, in order
+                    run.take(prepare_upsert(event, run.context))
                 if progress and report.read % 500 == 0:
                     progress(report)
                 continue
-            pipeline.drain()  # everything before this event is in the batch, in order
-            if isinstance(event, Upsert):
+            run.pipeline.drain()
+            if isinstance(event, Deletion):
                 report.read += 1
-                canonical = canonical_from_marc(
-                    event.record, source=library, namespace=namespace, local_id=event.local_id
-                )
-                if event.items is not None:
-                    canonical.items = event.items
-                take(prepare_record(canonical))
-                if progress and report.read % 500 == 0:
-                    progress(report)
-            elif isinstance(event, Deletion):
-                report.read += 1
-                seen.discard(event.local_id)
-                batch.delete(event.local_id)
+                run.take(event)
             elif isinstance(event, Mark):
-                batch.commit()
-                status.checkpoint = event.checkpoint
-                store.save_sync_state(name, status.as_state())
+                run.mark(event.checkpoint)
             elif isinstance(event, Complete):
-                batch.commit()
-                ids = event.ids if event.ids is not None else frozenset(seen)
-                _apply_listing(store, library, Complete(ids, event.what), report, force=force)
+                run.listing(event, force)
                 listed = True
             elif isinstance(event, Problem):
                 _note_problem(report, event)
-        pipeline.drain()
-    except Exception:
+        run.pipeline.drain()
+    except BaseException:
         # What was read before the failure is good: keep it (the checkpoint stays at the
         # last mark, so it is read again next time, harmlessly).
         with contextlib.suppress(Exception):
-            pipeline.drain()
+            run.pipeline.drain()
         with contextlib.suppress(Exception):
-            batch.commit()
+            run.batch.commit()
         raise
     finally:
-        pipeline.close()
-    batch.commit()
+        run.pipeline.close()
+    run.batch.commit()
     if reconcile and not listed:
         current = source.current_ids()
         if current is None:
             report.notes.append("this source cannot list its records, so records deleted at "
                                 "the source are only seen when it reports them")  # fmt: skip
         else:
-            _apply_listing(store, library, Complete(frozenset(current), "the source's list of "
-                                                    "records"), report, force=force)  # fmt: skip
+            _apply_listing(store, entry["library"], Complete(frozenset(current), "the "
+                           "source's list of records"), report, force=force)  # fmt: skip
             listed = True
     report.reconciled = listed
     if progress:
@@ -333,15 +367,23 @@ def _apply_listing(
 def _finish(
     status: SourceStatus, report: SyncReport, entry: dict[str, Any], ended: datetime
 ) -> None:
-    """Fold the run's outcome into the status: counts, success or error, the back-off."""
+    """Fold the run's outcome into the status: counts, success or error, the back-off.
+
+    Deletions held back stay reported until a later listing is applied (or forced): a
+    quiet sync after them must not make them look dealt with.
+    """
     status.counts = report.counts()
-    status.withheld = report.withheld
+    if report.reconciled or report.withheld_reason:
+        status.withheld = report.withheld
+        status.withheld_reason = report.withheld_reason
+    if report.cancelled:  # the gateway stopping is not the source failing
+        return
     if report.ok:
         status.last_success = stamp(ended)
         status.failures = 0
         status.retry_at = None
-        status.last_error = report.withheld_reason
-        status.last_error_at = stamp(ended) if report.withheld_reason else None
+        status.last_error = status.withheld_reason
+        status.last_error_at = stamp(ended) if status.withheld_reason else None
         if report.reconciled:
             status.last_reconcile = stamp(ended)
         return
@@ -355,7 +397,7 @@ def _finish(
         status.retry_at = None
 
 
-def _scrub(message: str, entry: dict[str, Any]) -> str:
+def scrub(message: str, entry: dict[str, Any]) -> str:
     """``message`` without the source's password, should a driver have quoted it."""
     variable = entry.get("password_env")
     secret = os.environ.get(variable) if variable else None
@@ -378,7 +420,11 @@ def _exclusive(store: RecordStore, name: str) -> Iterator[None]:
         yield
         return
     lock_path = Path(f"{location}.sync-{name}.lock")
-    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise SyncBusy(f"cannot take the sync lock {lock_path}: {exc.strerror} (is it owned "
+                       "by another user?)") from None  # fmt: skip
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -20,7 +20,7 @@ def _state(status: SourceStatus, enabled: bool) -> str:
         return "disabled"
     if status.failures:
         return "failing"
-    if status.withheld:
+    if status.withheld or status.withheld_reason:
         return "needs attention"
     if status.last_success is None:
         return "never synced"

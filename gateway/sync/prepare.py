@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.pool
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
@@ -22,7 +23,7 @@ from crosswalks.legacy import LegacyMode
 from ..importer import canonical_from_marc
 from ..indexing import PreparedRecord, prepare_record
 
-__all__ = ["Context", "Prepared", "prepare_encoded", "EncodedPipeline", "RUN"]
+__all__ = ["Context", "Prepared", "prepare_upsert", "prepare_encoded", "EncodedPipeline", "RUN"]
 
 #: Encoded records per worker task (large enough that task overhead does not show).
 RUN = 250
@@ -40,6 +41,22 @@ class Context(NamedTuple):
 Prepared = PreparedRecord | Deletion | Problem
 
 
+def prepare_upsert(upsert: Upsert, context: Context, where: str | None = None) -> Prepared:
+    """The store's form of one upsert; a record that cannot be prepared (a value a source
+    got wrong in a way nothing caught earlier) is a problem, not the end of the sync, so
+    one bad record never holds a whole source back at the same place."""
+    try:
+        canonical = canonical_from_marc(upsert.record, source=context.library,
+                                        namespace=context.namespace,
+                                        local_id=upsert.local_id)  # fmt: skip
+        if upsert.items is not None:
+            canonical.items = upsert.items
+        return prepare_record(canonical)
+    except Exception as exc:  # noqa: BLE001 - reported per record, the sync goes on
+        reason = f"record could not be prepared ({type(exc).__name__}); not stored"
+        return Problem(where or f"id {upsert.local_id}", reason)
+
+
 def prepare_encoded(items: list[Encoded], context: Context) -> list[Prepared]:
     """Decode and prepare each record (a worker-process entry point)."""
     legacy = LegacyMode(context.legacy)
@@ -47,12 +64,7 @@ def prepare_encoded(items: list[Encoded], context: Context) -> list[Prepared]:
     for item in items:
         for event in decode(item, legacy):
             if isinstance(event, Upsert):
-                canonical = canonical_from_marc(event.record, source=context.library,
-                                                namespace=context.namespace,
-                                                local_id=event.local_id)  # fmt: skip
-                if event.items is not None:
-                    canonical.items = event.items
-                out.append(prepare_record(canonical))
+                out.append(prepare_upsert(event, context, item.where))
             elif isinstance(event, Deletion | Problem):
                 out.append(event)
     return out
@@ -62,8 +74,9 @@ class EncodedPipeline:
     """Encoded records in, prepared records (or problems) out, in the order they came.
 
     With ``workers`` > 1, runs of :data:`RUN` go to a process pool with a bounded number
-    in flight (memory stays flat however large the source); otherwise each run is
-    prepared in this thread when it fills.
+    in flight (memory stays flat however large the source); otherwise, and in a process
+    that runs other threads (forking one is unsafe), each run is prepared in this thread
+    when it fills.
     """
 
     def __init__(self, context: Context, workers: int,
@@ -101,6 +114,10 @@ class EncodedPipeline:
             self._deliver(prepare_encoded(run, self.context))
             return
         if self.pool is None:
+            if threading.active_count() > 1:  # forking a threaded process is not safe
+                self.workers = 1
+                self._deliver(prepare_encoded(run, self.context))
+                return
             self.pool = multiprocessing.get_context("fork").Pool(self.workers)
         self.pending.append(self.pool.apply_async(prepare_encoded, (run, self.context)))
         while len(self.pending) >= 4 * self.workers:

@@ -36,8 +36,10 @@ class SourceStatus:
     retry_at: str | None = None
     #: Counts of the last finished run: read, new, updated, unchanged, deleted, problems.
     counts: dict[str, int] = field(default_factory=dict)
-    #: Deletions the last run held back (an implausible full listing), waiting for --force.
+    #: Deletions held back (an implausible listing, or one with unreadable records) and
+    #: why, until a later listing is applied or the sync is forced.
     withheld: int = 0
+    withheld_reason: str | None = None
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> SourceStatus:
