@@ -71,14 +71,14 @@ def timed(work: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def changed_copies(path: Path, count: int) -> list[Record]:
+def changed_copies(path: Path, count: int, text: str = "Đã sửa (bench).") -> list[Record]:
     """The first ``count`` records of ``path`` with a note added (a real content change)."""
     out = []
     with path.open("rb") as handle:
         for record in MARCReader(handle, to_unicode=True, force_utf8=True):
             if record is None:
                 continue
-            note = Subfield("a", "Đã sửa (bench).")
+            note = Subfield("a", text)
             record.add_ordered_field(Field(tag="500", indicators=[" ", " "], subfields=[note]))
             out.append(record)
             if len(out) == count:
@@ -130,6 +130,7 @@ def _row(name: str, full: Any, full_seconds: float, peer: str, peer_seconds: flo
         "source": name, "records": full.written.new, "full_rate": records / full_seconds,
         "peer": peer, "peer_rate": records / peer_seconds,
         "changes": incremental.written.updated + incremental.written.new,
+        "read": incremental.read,
         "incremental_seconds": incremental_seconds,
     }  # fmt: skip
 
@@ -206,16 +207,23 @@ def bench_oai(data: Path, records: int, changes: int, work: Path) -> dict[str, A
             return sum(1 for _ in listing)
 
         _, peer_seconds = timed(bare_harvest)
-        store = open_store(provider / "lienthong.db")
-        edited = [canonical_from_marc(r, source=SOURCE, namespace="bench.lienthong.vn")
-                  for r in changed_copies(data, changes)]  # fmt: skip
-        store.upsert(edited)
-        store.close()
-        incremental, incremental_seconds = sync(config)
+        timings = []
+        for round_ in (1, 2):  # the first also re-reads the provider's last bulk import
+            store = open_store(provider / "lienthong.db")
+            edited = [canonical_from_marc(r, source=SOURCE, namespace="bench.lienthong.vn")
+                      for r in changed_copies(data, changes, f"Đã sửa lần {round_}.")]  # fmt: skip
+            store.upsert(edited)
+            store.close()
+            timings.append(sync(config))
     finally:
         stop(process)
-    return _row("OAI-PMH (lienthong provider)", full, full_seconds, "sickle ListRecords",
-                peer_seconds, records, incremental, incremental_seconds)  # fmt: skip
+    (first, first_seconds), (incremental, incremental_seconds) = timings
+    row = _row("OAI-PMH (lienthong provider)", full, full_seconds, "sickle ListRecords",
+               peer_seconds, records, incremental, incremental_seconds)  # fmt: skip
+    row["note"] = (f"first incremental after the full harvest: {first_seconds:.2f} s, "
+                   f"{first.read:,} records read (the checkpoint is the provider's latest "
+                   "datestamp, so its last bulk import is read again once)")  # fmt: skip
+    return row
 
 
 SOURCES: dict[str, Callable[[Path, int, int, Path], dict[str, Any]]] = {
@@ -244,7 +252,11 @@ def main() -> None:
     for row in rows:
         print(f"| {row['source']} | {row['full_rate']:,.0f} | {row['peer']} | "
               f"{row['peer_rate']:,.0f} | {row['full_rate'] / row['peer_rate']:.2f} | "
-              f"{row['incremental_seconds']:.2f} ({row['changes']} changed) |")  # fmt: skip
+              f"{row['incremental_seconds']:.2f} ({row['changes']} changed, {row['read']:,} "
+              "read) |")  # fmt: skip
+    for row in rows:
+        if row.get("note"):
+            print(f"\n{row['source']}: {row['note']}")
     print(f"\ntargets: full sync >= {TARGET_FULL:,} rec/s (files, SQL); incremental of 100 "
           f"changes < {TARGET_INCREMENTAL:.0f} s")  # fmt: skip
 
