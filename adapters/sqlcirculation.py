@@ -105,6 +105,7 @@ import yaml
 from sqlalchemy import create_engine, exc, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from adapters.yamlfile import FileProblems, compose_file
 from crosswalks.vietnamese import normalize
 from gateway.circulation.embedded import hash_pin, verify_pin
 from gateway.circulation.interface import (
@@ -233,12 +234,8 @@ def _statement_fault(error: exc.DBAPIError) -> bool:
     return bool(args) and args[0] in _MYSQL_STATEMENT_ERRORS and not error.connection_invalidated
 
 
-class StatementsError(Exception):
+class StatementsError(FileProblems):
     """The statements file cannot be used; ``problems`` lists every reason (file:line: key)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class MisconfiguredStatement(BackendUnavailable):
@@ -409,22 +406,9 @@ def load_statements(path: str | os.PathLike[str]) -> Statements:
     """Read and check the statements file at ``path``; raise :class:`StatementsError`."""
     label = str(path)
     try:
-        source = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StatementsError([f"statements {label}: file not found"]) from None
-    except UnicodeDecodeError:
-        raise StatementsError([f"statements {label}: file is not UTF-8 text"]) from None
-    except OSError as error:
-        raise StatementsError([f"statements {label}: cannot read: {error.strerror}"]) from None
-    try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f":{mark.line + 1}" if mark else ""
-        raise StatementsError([f"statements {label}{where}: YAML syntax error: "
-                               f"{error.problem}"]) from None  # fmt: skip
-    except yaml.YAMLError as error:
-        raise StatementsError([f"statements {label}: YAML error: {error}"]) from None
+        node = compose_file(path, "statements")
+    except FileProblems as exc:
+        raise StatementsError(exc.problems) from None
     reader = _Reader(label)
     loaded = reader.top(node)
     if loaded is None:

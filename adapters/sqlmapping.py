@@ -83,6 +83,8 @@ from pathlib import Path
 
 import yaml
 
+from adapters.yamlfile import FileProblems, compose_file
+
 __all__ = [
     "DC_ELEMENTS",
     "Column",
@@ -104,12 +106,8 @@ _FIELD_KEY = re.compile(r"^(00[1-9])$|^([0-9]{3})\$([a-z0-9])$")
 _COUNTRY = re.compile(r"^[a-z]{2,3}$")
 
 
-class MappingError(Exception):
+class MappingError(FileProblems):
     """The mapping file cannot be used; ``problems`` lists every reason (file:line: key)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,21 +197,9 @@ def load_mapping(path: str | Path) -> SqlMapping:
     """Read and validate the mapping file at ``path``; raise :class:`MappingError`."""
     label = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MappingError([f"mapping {label}: file not found"]) from None
-    except UnicodeDecodeError:
-        raise MappingError([f"mapping {label}: file is not UTF-8 text"]) from None
-    except OSError as exc:
-        raise MappingError([f"mapping {label}: cannot read: {exc.strerror}"]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f":{mark.line + 1}" if mark else ""
-        raise MappingError([f"mapping {label}{where}: YAML syntax error: {exc.problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise MappingError([f"mapping {label}: YAML error: {exc}"]) from None
+        node = compose_file(path, "mapping")
+    except FileProblems as exc:
+        raise MappingError(exc.problems) from None
     reader = _Reader(label)
     mapping = reader.top(node)
     if reader.problems or mapping is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from Sip2.sip2 import Sip2
 
-from protocols.sip2.codec import LineFramer
+from protocols.sip2.codec import LineFramer, Message, decode_message, encode_message
 
 __all__ = ["pypi_client", "RawKiosk"]
 
@@ -71,6 +71,12 @@ class RawKiosk:
         """Send one request and read its reply."""
         self.send(data)
         return self.reply()
+
+    def exchange(self, message: Message, sequence: str) -> Message:
+        """Send ``message`` with sequence number ``sequence`` (UTF-8, checksummed) and
+        read its reply as a message."""
+        message.sequence = sequence
+        return decode_message(self.ask(encode_message(message)))
 
     def closed(self, timeout: float = 10) -> bool:
         """True when the gateway closes the connection (nothing more arrives)."""

@@ -862,22 +862,17 @@ def test_kiosk_checkout_through_a_gateway_configured_with_the_upstream(
     with running_gateway_process(args, folder, "sip2") as (_, process):
         kiosk = RawKiosk(port)
         try:
-
-            def ask(message: Message, sequence: str) -> Message:
-                message.sequence = sequence
-                return decode_message(kiosk.ask(encode_message(message)))
-
             login = Message("93", {"uid_algorithm": "0", "pwd_algorithm": "0"},
                             [("CN", "kiosk-a"), ("CO", "mat-khau-a")])  # fmt: skip
-            assert ask(login, "0").fixed["ok"] == "1"
-            status = ask(request("99", status_code="0", max_print_width="080",
+            assert kiosk.exchange(login, "0").fixed["ok"] == "1"
+            status = kiosk.exchange(request("99", status_code="0", max_print_width="080",
                                  protocol_version="2.00"), "1")  # fmt: skip
             assert status.fixed["online_status"] == "Y" and status.get("BX") == "Y" * 16
             checkout = request("11", None, sc_renewal_policy="Y", no_block="N",
                                transaction_date=stamp, nb_due_date=" " * 18)  # fmt: skip
             checkout.fields += [("AO", LIBRARY), ("AA", patron["barcode"]), ("AB", copy),
                                 ("AC", ""), ("AD", patron["pin"])]  # fmt: skip
-            lent = ask(checkout, "2")
+            lent = kiosk.exchange(checkout, "2")
             assert lent.fixed["ok"] == "1", lent.all("AF")
             assert lent.get("AJ") == upstream.titles[copy]
             assert (lent.get("AF") or "").startswith("Mượn thành công")
@@ -887,7 +882,7 @@ def test_kiosk_checkout_through_a_gateway_configured_with_the_upstream(
             checkin = request("09", None, no_block="N", transaction_date=stamp,
                               return_date=stamp)  # fmt: skip
             checkin.fields += [("AP", ""), ("AO", LIBRARY), ("AB", copy), ("AC", "")]
-            returned = ask(checkin, "3")
+            returned = kiosk.exchange(checkin, "3")
             assert returned.fixed["ok"] == "1"
             assert upstream.current_loan(copy) is None
         finally:

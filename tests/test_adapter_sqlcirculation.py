@@ -660,7 +660,7 @@ def test_kiosk_checkout_and_checkin_through_the_gateway(
     from gateway.config import render_config
     from gateway.passwords import hash_password
     from gateway.store import open_store
-    from protocols.sip2.codec import Message, decode_message, encode_message, sip_date
+    from protocols.sip2.codec import Message, sip_date
     from tests.servers import running_gateway_process
     from tests.sip2_client import RawKiosk
 
@@ -694,15 +694,10 @@ def test_kiosk_checkout_and_checkin_through_the_gateway(
     with running_gateway_process(args, folder, "sip2") as (_, process):
         kiosk = RawKiosk(port)
         try:
-
-            def ask(message: Message, sequence: str) -> Message:
-                message.sequence = sequence
-                return decode_message(kiosk.ask(encode_message(message)))
-
             login = Message("93", {"uid_algorithm": "0", "pwd_algorithm": "0"},
                             [("CN", "kiosk-truong"), ("CO", "mat-khau-kiosk")])  # fmt: skip
-            assert ask(login, "0").fixed["ok"] == "1"
-            status = ask(Message("99", {"status_code": "0", "max_print_width": "080",
+            assert kiosk.exchange(login, "0").fixed["ok"] == "1"
+            status = kiosk.exchange(Message("99", {"status_code": "0", "max_print_width": "080",
                                         "protocol_version": "2.00"}), "1")  # fmt: skip
             assert status.fixed["online_status"] == "Y" and status.fixed["checkout_ok"] == "Y"
             # 15 (hold) and 19 (item status update) are not offered by the statements.
@@ -711,7 +706,7 @@ def test_kiosk_checkout_and_checkin_through_the_gateway(
                                       "transaction_date": stamp, "nb_due_date": " " * 18},
                                [("AO", LIBRARY), ("AA", "HS001"), ("AB", "S001"), ("AC", ""),
                                 ("AD", "1234")])  # fmt: skip
-            lent = ask(checkout, "2")
+            lent = kiosk.exchange(checkout, "2")
             assert lent.fixed["ok"] == "1", lent.all("AF")
             assert lent.get("AJ") == "Truyện Kiều"
             loans = school.open_loans("S001")
@@ -720,7 +715,7 @@ def test_kiosk_checkout_and_checkin_through_the_gateway(
             returned = {"no_block": "N", "transaction_date": stamp, "return_date": stamp}
             where = [("AP", ""), ("AO", LIBRARY), ("AB", "S001"), ("AC", "")]
             checkin = Message("09", returned, where)
-            assert ask(checkin, "3").fixed["ok"] == "1"
+            assert kiosk.exchange(checkin, "3").fixed["ok"] == "1"
             assert school.open_loans("S001") == []
         finally:
             kiosk.close()

@@ -29,6 +29,8 @@ def _state(status: SourceStatus, enabled: bool) -> str:
 
 def source_overview(config: Config, store: RecordStore) -> list[dict[str, Any]]:
     """One dict per configured source, in file order (blocking: reads the store)."""
+    if not source_entries(config):
+        return []  # /health is probed often: no store reads for a gateway without sources
     states = store.sync_states()
     stats = {s.source: s for s in store.source_stats()}
     rows = []
